@@ -1,0 +1,1 @@
+"""Deterministic safety: the Rego policy gate, its thresholds, and input sanitising."""

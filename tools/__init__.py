@@ -1,0 +1,1 @@
+"""Typed read and action tools over the operations-backend protocol."""

@@ -1,0 +1,5 @@
+"""The simulated operations backend: an in-memory system of record with fault injection."""
+from tools.sim.backend import SimulatedBackend
+from tools.sim.faults import Fault, FaultError
+
+__all__ = ["SimulatedBackend", "Fault", "FaultError"]
