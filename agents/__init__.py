@@ -1,0 +1,1 @@
+"""The agents: classifier, planner, executor, verifier; and the decision backends they consult."""

@@ -1,0 +1,1 @@
+"""The case graph: classify → plan → gate → execute → verify, with escalation and approval."""

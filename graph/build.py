@@ -1,0 +1,65 @@
+"""The case graph, readable top to bottom: which node runs next, and why."""
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from graph import nodes
+from graph.deps import CaseDeps
+from graph.state import CaseState
+
+
+def route_after_classify(state: CaseState) -> str:
+    return "escalate" if state.get("escalate_reason") else "plan"
+
+
+def route_after_plan(state: CaseState) -> str:
+    if state.get("escalate_reason"):
+        return "escalate"
+    return "gate" if state["plan"]["actions"] else "verify"
+
+
+def route_after_gate(state: CaseState) -> str:
+    dispositions = {d["disposition"] for d in state["decisions"]}
+    if "denied" in dispositions:
+        return "escalate" if state.get("escalate_reason") else "plan"
+    return "execute" if "allowed" in dispositions else "verify"
+
+
+def route_after_execute(state: CaseState) -> str:
+    if state.get("escalate_reason"):
+        return "escalate"
+    last = state["results"][-1] if state.get("results") else None
+    return "plan" if last and last["status"] == "conflict" else "verify"
+
+
+def route_after_verify(state: CaseState) -> str:
+    if state.get("escalate_reason"):
+        return "escalate"
+    return END if state.get("outcome") == "resolved" else "request_approval"
+
+
+def route_after_approval(state: CaseState) -> str:
+    return "escalate" if state.get("escalate_reason") else "gate"
+
+
+def build_graph() -> StateGraph:
+    graph = StateGraph(CaseState, context_schema=CaseDeps)
+    graph.add_node("classify", nodes.classify)
+    graph.add_node("plan", nodes.plan)
+    graph.add_node("gate", nodes.gate)
+    graph.add_node("execute", nodes.execute)
+    graph.add_node("verify", nodes.verify)
+    graph.add_node("request_approval", nodes.request_approval)
+    graph.add_node("wait_for_approval", nodes.wait_for_approval)
+    graph.add_node("escalate", nodes.escalate)
+
+    graph.add_edge(START, "classify")
+    graph.add_conditional_edges("classify", route_after_classify, ["plan", "escalate"])
+    graph.add_conditional_edges("plan", route_after_plan, ["gate", "verify", "escalate"])
+    graph.add_conditional_edges("gate", route_after_gate, ["execute", "verify", "plan", "escalate"])
+    graph.add_conditional_edges("execute", route_after_execute, ["verify", "plan", "escalate"])
+    graph.add_conditional_edges("verify", route_after_verify, [END, "request_approval", "escalate"])
+    graph.add_edge("request_approval", "wait_for_approval")
+    graph.add_conditional_edges("wait_for_approval", route_after_approval, ["gate", "escalate"])
+    graph.add_edge("escalate", END)
+    return graph

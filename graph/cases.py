@@ -1,0 +1,97 @@
+"""Cases end to end: submit an event (idempotently), run it through the graph, resume it, answer approvals."""
+from __future__ import annotations
+
+import re
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from langgraph.types import Command
+
+from agents.decide import DecisionBackend, make_backend
+from agents.executor import Executor
+from agents.models import Event
+from graph.build import build_graph
+from graph.checkpoint import open_checkpointer
+from graph.deps import CaseDeps
+from guardrails.gate import PolicyGate, RegoGate
+from store import Store
+from tools.actions import action_tools
+from tools.backend import OperationsBackend
+from tools.retry import Breakers, Sleep
+
+
+def case_id_for(event_id: str) -> str:
+    return "case-" + re.sub(r"[^A-Za-z0-9._:-]", "_", event_id)
+
+
+@dataclass
+class Submission:
+    case_id: str
+    created: bool
+    note: str = ""
+
+
+class CaseService:
+    def __init__(self, graph, deps: CaseDeps):
+        self.graph, self.deps = graph, deps
+
+    @property
+    def store(self) -> Store:
+        return self.deps.store
+
+    async def submit(self, event: Event) -> Submission:
+        """A repeated event id returns its case; an event for a pickup with an open case joins that case."""
+        existing = await self.store.case_for_event(event.id)
+        if existing is not None:
+            return Submission(existing.id, False, "duplicate event id")
+        open_case = await self.store.open_case_for_pickup(event.pickup_id)
+        if open_case is not None:
+            await self.store.append_audit(open_case.id, [("evidence.joined", event.model_dump())])
+            return Submission(open_case.id, False, "joined the open case for this pickup")
+        case_id = case_id_for(event.id)
+        await self.store.create_case(case_id, event.model_dump())
+        await self.store.append_audit(case_id, [("case.submitted", event.model_dump())])
+        return Submission(case_id, True)
+
+    def _config(self, case_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": case_id}}
+
+    async def run(self, case_id: str) -> dict[str, Any]:
+        """Run a submitted case until it ends or waits for approval; resumes from its checkpoint if it has one."""
+        config = self._config(case_id)
+        snapshot = await self.graph.aget_state(config)
+        if snapshot.values:
+            if snapshot.interrupts or not snapshot.next:
+                return snapshot.values  # waiting for a human, or finished
+            return await self.graph.ainvoke(None, config, context=self.deps)
+        row = await self.store.get_case(case_id)
+        return await self.graph.ainvoke({"case_id": case_id, "event": row.event}, config, context=self.deps)
+
+    async def answer_approval(self, case_id: str, decision: str, by: str, comment: str = "") -> dict[str, Any]:
+        command = Command(resume={"decision": decision, "by": by, "comment": comment})
+        return await self.graph.ainvoke(command, self._config(case_id), context=self.deps)
+
+    async def state(self, case_id: str) -> dict[str, Any]:
+        return (await self.graph.aget_state(self._config(case_id))).values
+
+
+@asynccontextmanager
+async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *, sleep: Sleep,
+                            decider: DecisionBackend | None = None, gate: PolicyGate | None = None,
+                            base_delay_s: float = 0.5) -> AsyncIterator[CaseService]:
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    gate = gate or RegoGate()
+    config = RegoGate().policies.config if not hasattr(gate, "policies") else gate.policies.config
+    store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
+    try:
+        async with open_checkpointer(str(data_dir / "checkpoints.db")) as saver:
+            executor = Executor(action_tools(backend), Breakers(), max_retries=config["max_retries_per_action"],
+                                sleep=sleep, base_delay_s=base_delay_s)
+            deps = CaseDeps(backend=backend, gate=gate, decider=decider or make_backend("rules"),
+                            executor=executor, store=store, config=config)
+            yield CaseService(build_graph().compile(checkpointer=saver), deps)
+    finally:
+        await store.close()

@@ -1,0 +1,220 @@
+"""The graph's nodes: each reads the state and returns a partial update, and audits what it did."""
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agents.models import Classification, Event, Plan, PlanningInput, ScreenedCandidate
+from agents.verifier import verify as verify_postconditions
+from graph.deps import CaseDeps
+from graph.escalation import build_packet
+from graph.state import CaseState
+from guardrails.facts import CaseStanding, policy_input
+from tools.actions import validate_args
+from tools.errors import OpsNotFound
+from tools.idempotency import idempotency_key
+from tools.read import CaseFacts, gather_case_facts
+
+CHANGES = ("reassign_driver", "reschedule_pickup", "cancel_pickup")
+
+
+def option_id(tool: str, args: dict[str, Any]) -> str:
+    """How a deny or a conflict names the option to leave out of the next plan."""
+    return f"reassign_driver:{args.get('driver_id')}" if tool == "reassign_driver" else tool
+
+
+def succeeded(state: CaseState) -> list[dict[str, Any]]:
+    seen, done = set(), []
+    for r in state.get("results", []):
+        if r["status"] == "succeeded" and r["idempotency_key"] not in seen:
+            seen.add(r["idempotency_key"])
+            done.append(r)
+    return done
+
+
+def standing(state: CaseState, confidence: float | None = None) -> CaseStanding:
+    c = state["classification"]
+    done = succeeded(state)
+    planned = (state.get("plan") or {}).get("actions", [])
+    tools_seen = [a["tool"] for a in planned] + [r["tool"] for r in done]
+    windows = [a["args"]["window"] for a in planned if a["tool"] == "reschedule_pickup"]
+    windows += [r["args"]["window"] for r in done if r["tool"] == "reschedule_pickup"]
+    return CaseStanding(
+        confidence=c["confidence"] if confidence is None else confidence, category=c["category"], cause=c["cause"],
+        notifications=sum(r["tool"] == "notify_customer" for r in done),
+        credits=sum(r["tool"] == "issue_credit" for r in done),
+        changes_pickup=any(t in CHANGES for t in tools_seen),
+        new_window=windows[-1] if windows else None,
+    )
+
+
+async def classify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    event = Event.model_validate(state["event"])
+    try:
+        facts = await gather_case_facts(deps.backend, event.pickup_id)
+    except OpsNotFound as exc:
+        c = Classification(category="other", severity="medium", confidence=0.0, rationale=f"unknown record: {exc}")
+        await deps.store.append_audit(state["case_id"], [("classified", {**c.model_dump(), "backend": "none"})])
+        return {"classification": c.model_dump(), "escalate_reason": "low_confidence"}
+    c = await deps.decider.classify(event, facts)
+    sufficient = deps.gate.confidence_sufficient(c.confidence)
+    await deps.store.update_case(state["case_id"], status="running", category=c.category.value)
+    await deps.store.append_audit(state["case_id"], [("classified", {**c.model_dump(mode="json"), "backend": deps.decider.name,
+                                                                     "confidence_sufficient": sufficient})])
+    return {"classification": c.model_dump(mode="json"), "escalate_reason": None if sufficient else "low_confidence"}
+
+
+async def plan(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    event = Event.model_validate(state["event"])
+    facts = await gather_case_facts(deps.backend, event.pickup_id)
+    excluded = state.get("excluded", [])
+    screened = _screen_candidates(deps, state, facts, excluded)
+    proposal: Plan = await deps.decider.plan(PlanningInput(
+        event=event, classification=Classification.model_validate(state["classification"]), facts=facts,
+        screened=screened, config=deps.config, excluded=excluded))
+    problems = _invalid_actions(proposal)
+    revision = state.get("plan_revision", 0) + 1
+    await deps.store.append_audit(state["case_id"], [("planned", {"revision": revision, **proposal.model_dump(mode="json"),
+                                                                  "invalid": problems})])
+    reason = proposal.escalate or ("policy_denied" if problems else None)
+    return {"plan": proposal.model_dump(mode="json"), "plan_revision": revision, "decisions": [], "escalate_reason": reason}
+
+
+def _screen_candidates(deps: CaseDeps, state: CaseState, facts: CaseFacts, excluded: list[str]) -> list[ScreenedCandidate]:
+    """Ask the gate about every possible replacement driver, so the policy alone decides who qualifies."""
+    base = standing(state).model_copy(update={"changes_pickup": True})
+    screened = []
+    for candidate in facts.candidates:
+        args = {"pickup_id": facts.pickup.id, "driver_id": candidate.driver.id}
+        decision = deps.gate.decide(policy_input("reassign_driver", args, facts, base))
+        reasons = [r.msg for r in decision.deny] + (["excluded after an earlier deny or conflict"]
+                                                    if option_id("reassign_driver", args) in excluded else [])
+        screened.append(ScreenedCandidate(driver_id=candidate.driver.id, distance_km=candidate.distance_km,
+                                          allowed=decision.allow and not reasons, reasons=reasons))
+    return screened
+
+
+def _invalid_actions(proposal: Plan) -> list[str]:
+    problems = []
+    for i, action in enumerate(proposal.actions):
+        try:
+            action.args = validate_args(action.tool, action.args)
+        except ValueError as exc:
+            problems.append(f"action {i} ({action.tool}): {exc}")
+        if any(j >= i or j < 0 for j in action.after):
+            problems.append(f"action {i} ({action.tool}): depends on a later or unknown action")
+    return problems
+
+
+async def gate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    facts = await gather_case_facts(deps.backend, state["event"]["pickup_id"])
+    done = {r["idempotency_key"] for r in succeeded(state)}
+    approval = state.get("approval") or {}
+    case_standing = standing(state)
+    decisions: list[dict[str, Any]] = []
+    for i, action in enumerate(state["plan"]["actions"]):
+        tool, args = action["tool"], action["args"]
+        key = idempotency_key(state["case_id"], tool, args)
+        approved = approval if key in approval.get("keys", []) else None
+        decision = deps.gate.decide(policy_input(tool, args, facts, case_standing.model_copy(update={"approval": approved})))
+        disposition, why = _disposition(key in done, decision, [decisions[j] for j in action["after"]])
+        decisions.append({"index": i, "tool": tool, "args": args, "key": key, "disposition": disposition, "why": why,
+                          "decision": decision.model_dump(mode="json")})
+    await deps.store.append_audit(state["case_id"], [("gate.decision", d) for d in decisions])
+    denied = [d for d in decisions if d["disposition"] == "denied"]
+    update: dict[str, Any] = {"decisions": decisions, "escalate_reason": None}
+    if denied:
+        update["excluded"] = state.get("excluded", []) + [option_id(d["tool"], d["args"]) for d in denied]
+        if state.get("plan_revision", 1) > deps.config["replans_per_case"]:
+            update["escalate_reason"] = "policy_denied"
+    return update
+
+
+def _disposition(done: bool, decision, prerequisites: list[dict[str, Any]]) -> tuple[str, str]:
+    if done:
+        return "done", "already took effect in this case"
+    if any(p["disposition"] in ("denied", "blocked") for p in prerequisites):
+        return "blocked", "an action it depends on was denied"
+    if not decision.allow and not decision.needs_approval:
+        return "denied", "; ".join(r.msg for r in decision.deny)
+    if decision.needs_approval:
+        return "held", "; ".join(r.msg for r in decision.approval)
+    if any(p["disposition"] == "held" for p in prerequisites):
+        return "held", "waits for an action held for approval"
+    return "allowed", "the policy allows it"
+
+
+async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    results = list(state.get("results", []))
+    update: dict[str, Any] = {"escalate_reason": None}
+    for d in state["decisions"]:
+        if d["disposition"] != "allowed":
+            continue
+        result = (await deps.executor.run(d["index"], d["tool"], d["args"], d["key"])).model_dump(mode="json")
+        results.append(result)
+        await deps.store.record_action(state["case_id"], result)
+        await deps.store.append_audit(state["case_id"], [("action", result)])
+        if result["status"] == "conflict" and state.get("plan_revision", 1) <= deps.config["replans_per_case"]:
+            update["excluded"] = state.get("excluded", []) + [option_id(d["tool"], d["args"])]
+            break
+        if result["status"] != "succeeded":
+            update["escalate_reason"] = "execution_failed" if result["status"] == "failed" else "retries_exhausted"
+            break
+    update["results"] = results
+    return update
+
+
+async def verify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    verification = await verify_postconditions(deps.backend, succeeded(state))
+    held = [d for d in state.get("decisions", []) if d["disposition"] == "held"]
+    await deps.store.append_audit(state["case_id"], [("verified", verification.model_dump())])
+    update: dict[str, Any] = {"verification": verification.model_dump()}
+    if not verification.ok:
+        update["escalate_reason"] = "verification_failed"
+    elif not held:
+        update["outcome"] = "resolved"
+        await deps.store.update_case(state["case_id"], status="resolved")
+        await deps.store.append_audit(state["case_id"], [("case.resolved", {"actions": [r["idempotency_key"] for r in succeeded(state)]})])
+    return update
+
+
+async def request_approval(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    held = [d for d in state["decisions"] if d["disposition"] == "held"]
+    facts = await gather_case_facts(deps.backend, state["event"]["pickup_id"])
+    packet = build_packet("needs_approval", state, facts, held)
+    await deps.store.update_case(state["case_id"], status="awaiting_approval", escalation=packet)
+    await deps.store.append_audit(state["case_id"], [("approval.requested", {"held": packet["held_actions"]})])
+    return {"outcome": "awaiting_approval", "escalation": packet}
+
+
+async def wait_for_approval(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    """Pauses the case until a dispatcher answers. Nothing before `interrupt` has side effects: it re-runs on resume."""
+    answer = interrupt({"case_id": state["case_id"], "held": state["escalation"]["held_actions"]})
+    keys = [h["idempotency_key"] for h in state["escalation"]["held_actions"]]
+    approval = {"decision": answer.get("decision"), "by": answer.get("by"), "comment": answer.get("comment"), "keys": keys}
+    await runtime.context.store.append_audit(state["case_id"], [("approval.received", approval)])
+    rejected = approval["decision"] != "approve"
+    return {"approval": approval, "outcome": "escalated" if rejected else "running",
+            "escalate_reason": "approval_rejected" if rejected else None}
+
+
+async def escalate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    reason = state.get("escalate_reason") or "no_candidate"
+    try:
+        facts = await gather_case_facts(deps.backend, state["event"]["pickup_id"])
+    except OpsNotFound:
+        facts = None
+    packet = build_packet(reason, state, facts)
+    await deps.store.update_case(state["case_id"], status="escalated", escalation=packet)
+    await deps.store.append_audit(state["case_id"], [("case.escalated", {"reason": reason,
+                                                                        "recommended_action": packet["recommended_action"]})])
+    return {"outcome": "escalated", "escalation": packet}
