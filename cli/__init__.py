@@ -1,0 +1,4 @@
+"""The `recourse` command line."""
+from cli.main import app
+
+__all__ = ["app"]

@@ -1,0 +1,107 @@
+"""`recourse`: replay scenarios, run one case and show its timeline, verify the audit chain."""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from cli.timeline import print_timeline
+from evals.loader import ScenarioError, load_directory, load_scenario
+from evals.report import summarise
+from evals.runner import run_scenarios
+
+app = typer.Typer(help="Recourse: autonomous handling of logistics exceptions.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command("eval")
+def eval_command(
+    directory: Path = typer.Argument(..., help="A directory of scenario files (FORMAT.md, version 1)."),
+    runs: int = typer.Option(1, "--runs", "-k", min=1, max=100, help="Repeat every scenario K times; reports pass^k."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the report as JSON to this path."),
+) -> None:
+    """Replay every scenario against the simulated backend and grade the observable result."""
+    try:
+        scenarios = load_directory(directory)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    with Progress(TextColumn("[bold]eval[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(directory.name, total=len(scenarios) * runs)
+        results = asyncio.run(run_scenarios(scenarios, runs, on_result=lambda _: progress.advance(task)))
+    report = summarise(results, runs)
+    _print_report(report)
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2))
+        console.print(f"JSON report written to {json_path}")
+    if report["passed"] != report["scenarios"] or report["policy_violations"] or report["duplicate_effects"]:
+        raise typer.Exit(1)
+
+
+def _print_report(report: dict) -> None:
+    table = Table(title="Scenarios", show_lines=False)
+    for column in ("scenario", "result", "outcome", "runs", "why not"):
+        table.add_column(column, overflow="fold")
+    for row in report["results"]:
+        mark = "[green]pass[/green]" if row["passed"] else "[red]FAIL[/red]"
+        table.add_row(row["id"], mark, str(row["outcome"]), f"{row['runs_passed']}/{report['runs']}",
+                      "; ".join(row["reasons"]))
+    console.print(table)
+    hats = "  ".join(f"pass^{k}={v:.3f}" for k, v in report["pass_hat_k"].items())
+    console.print(f"[bold]{report['passed']}/{report['scenarios']} passed[/bold] (pass rate {report['pass_rate']:.3f})  {hats}  "
+                  f"policy violations={report['policy_violations']}  duplicate effects={report['duplicate_effects']}")
+
+
+@app.command("run")
+def run_command(
+    scenario_file: Path = typer.Argument(..., help="One scenario file: its world seeds the simulator, its event is submitted."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Where the case, audit and checkpoints are kept."),
+) -> None:
+    """Run one exception through the graph and print its timeline."""
+    from evals.runner import observe_case
+
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    target = data_dir or Path(tempfile.mkdtemp(prefix="recourse-run-"))
+    final, audit = asyncio.run(observe_case(scenario, target))
+    print_timeline(console, final, audit)
+    console.print(f"data: {target}  (verify with: recourse audit verify --data-dir {target})", highlight=False)
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir", help="The data directory to check.")) -> None:
+    """Recompute the audit hash chain; exits 1 if any entry was edited, deleted or reordered."""
+    from store import Store
+
+    db = data_dir / "recourse.db"
+    if not db.exists():
+        _fail(f"--data-dir: no audit database at {db}")
+
+    async def check():
+        store = Store(f"sqlite+aiosqlite:///{db}")
+        try:
+            return await store.verify_audit()
+        finally:
+            await store.close()
+
+    report = asyncio.run(check())
+    if report.ok:
+        console.print(f"[green]audit chain intact[/green]: {report.entries} entries, head {report.head}")
+        return
+    console.print(f"[red]audit chain broken[/red] after {report.entries} good entries: {report.problem}")
+    raise typer.Exit(1)

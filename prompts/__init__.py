@@ -1,0 +1,1 @@
+"""Versioned prompt templates, one file per agent task (used by the LLM decision backend)."""
