@@ -63,6 +63,8 @@ def classify(event: Event, facts: CaseFacts) -> Classification:
             return result(Category.vehicle_breakdown, LIKELY, "the note describes a breakdown; the record has not caught up")
         return result(Category.vehicle_breakdown, GUESS, "the record shows the vehicle ok and the note contradicts or is unclear")
     if event.type == "customer_not_ready":
+        if note.customer_ready:
+            return result(Category.customer_not_ready, GUESS, "the note says the customer was ready: it contradicts the event")
         if note.driver or note.vehicle:
             return result(Category.customer_not_ready, UNSURE, "the note points at the carrier, not the customer")
         return result(Category.customer_not_ready, 0.9, "the customer is not ready; a new window at their request",

@@ -12,6 +12,8 @@ _PATTERNS = {
     "vehicle_fine": r"\b(truck|van|vehicle)\s+(is\s+)?(ok|fine|running)\b|\b(it'?s|its) fine\b|\bno (problem|issue) with the (truck|van)\b",
     "customer": r"\b(not ready|isn'?t ready|aren'?t ready|not packed|still packing|come back (later|tomorrow)|asked (us )?to come|"
                 r"dock (is )?closed|warehouse closed|customer (asked|requested)|postpone|goods not)\b",
+    "customer_ready": r"\b(we|they) (were|are) ready\b|\bready the whole time\b|\b(was|were) ready (and|but)\b|"
+                      r"\b(driver|truck|nobody|no one) never (came|showed)\b|\bnobody came\b|\bno one came\b",
     "address": r"\b(wrong address|address (does ?n[o']t|doesn'?t) exist|no such (street|address|building)|cannot find|"
                r"can'?t find|unknown address|address not found|unreachable|demolished|invalid address)\b",
     "weather": r"\b(snow\w*|storm|blizzard|ice|icy|flood\w*|fog|hurricane|weather)\b",
@@ -27,6 +29,7 @@ class NoteSignals:
     vehicle: bool = False
     vehicle_fine: bool = False
     customer: bool = False
+    customer_ready: bool = False
     address: bool = False
     weather: bool = False
     traffic: bool = False

@@ -7,6 +7,7 @@ from tools.read import CaseFacts
 
 NEXT_STEP = {
     "low_confidence": "Call the reporter to establish what actually happened, then resubmit with a clear cause.",
+    "policy_unavailable": "The policy engine could not be reached; nothing was executed. Retry once it is back.",
     "policy_denied": "Review the denied actions and their reasons; pick a remedy by hand or adjust the plan.",
     "retries_exhausted": "The operations system kept failing; check it is up, then redo the failed action by hand.",
     "execution_failed": "The operations system refused the action; check the record and redo it by hand.",

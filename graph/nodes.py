@@ -18,6 +18,7 @@ from tools.idempotency import idempotency_key
 from tools.read import CaseFacts, gather_case_facts
 
 CHANGES = ("reassign_driver", "reschedule_pickup", "cancel_pickup")
+UNAVAILABLE_RULES = ("gate.error", "gate.policy_unavailable")
 
 
 def option_id(tool: str, args: dict[str, Any]) -> str:
@@ -61,16 +62,16 @@ async def classify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, An
         return {"classification": c.model_dump(), "escalate_reason": "low_confidence"}
     c = await deps.decider.classify(event, facts)
     sufficient = deps.gate.confidence_sufficient(c.confidence)
-    await deps.store.update_case(state["case_id"], status="running", category=c.category.value)
-    await deps.store.append_audit(state["case_id"], [("classified", {**c.model_dump(mode="json"), "backend": deps.decider.name,
-                                                                     "confidence_sufficient": sufficient})])
+    await deps.store.record(state["case_id"], case={"status": "running", "category": c.category.value},
+                            audit=[("classified", {**c.model_dump(mode="json"), "backend": deps.decider.name,
+                                                   "confidence_sufficient": sufficient})])
     return {"classification": c.model_dump(mode="json"), "escalate_reason": None if sufficient else "low_confidence"}
 
 
 async def plan(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
     deps = runtime.context
     event = Event.model_validate(state["event"])
-    facts = await gather_case_facts(deps.backend, event.pickup_id)
+    facts = await gather_case_facts(deps.backend, event.pickup_id, candidates=deps.config["candidates_screened"])
     excluded = state.get("excluded", [])
     screened = _screen_candidates(deps, state, facts, excluded)
     proposal: Plan = await deps.decider.plan(PlanningInput(
@@ -85,16 +86,24 @@ async def plan(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
 
 
 def _screen_candidates(deps: CaseDeps, state: CaseState, facts: CaseFacts, excluded: list[str]) -> list[ScreenedCandidate]:
-    """Ask the gate about every possible replacement driver, so the policy alone decides who qualifies."""
+    """Ask the gate about replacement drivers, nearest first, so the policy alone decides who qualifies.
+
+    Stops after a few qualified ones or a bounded number of drivers: a fleet of thousands is not
+    screened for every case, and the planner wants the nearest qualified drivers anyway.
+    """
     base = standing(state).model_copy(update={"changes_pickup": True})
-    screened = []
+    screened: list[ScreenedCandidate] = []
     for candidate in facts.candidates:
         args = {"pickup_id": facts.pickup.id, "driver_id": candidate.driver.id}
+        if option_id("reassign_driver", args) in excluded:
+            screened.append(ScreenedCandidate(driver_id=candidate.driver.id, distance_km=candidate.distance_km, allowed=False,
+                                              reasons=["excluded after an earlier deny or conflict"]))
+            continue
         decision = deps.gate.decide(policy_input("reassign_driver", args, facts, base))
-        reasons = [r.msg for r in decision.deny] + (["excluded after an earlier deny or conflict"]
-                                                    if option_id("reassign_driver", args) in excluded else [])
         screened.append(ScreenedCandidate(driver_id=candidate.driver.id, distance_km=candidate.distance_km,
-                                          allowed=decision.allow and not reasons, reasons=reasons))
+                                          allowed=decision.allow, reasons=[r.msg for r in decision.deny]))
+        if sum(s.allowed for s in screened) >= deps.config["candidates_qualified"]:
+            break
     return screened
 
 
@@ -112,12 +121,14 @@ def _invalid_actions(proposal: Plan) -> list[str]:
 
 async def gate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
     deps = runtime.context
-    facts = await gather_case_facts(deps.backend, state["event"]["pickup_id"])
+    actions = state["plan"]["actions"]
+    named = tuple(a["args"]["driver_id"] for a in actions if a["tool"] == "reassign_driver")
+    facts = await gather_case_facts(deps.backend, state["event"]["pickup_id"], drivers=named)
     done = {r["idempotency_key"] for r in succeeded(state)}
     approval = state.get("approval") or {}
     case_standing = standing(state)
     decisions: list[dict[str, Any]] = []
-    for i, action in enumerate(state["plan"]["actions"]):
+    for i, action in enumerate(actions):
         tool, args = action["tool"], action["args"]
         key = idempotency_key(state["case_id"], tool, args)
         approved = approval if key in approval.get("keys", []) else None
@@ -128,7 +139,9 @@ async def gate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
     await deps.store.append_audit(state["case_id"], [("gate.decision", d) for d in decisions])
     denied = [d for d in decisions if d["disposition"] == "denied"]
     update: dict[str, Any] = {"decisions": decisions, "escalate_reason": None}
-    if denied:
+    if any(r["rule"] in UNAVAILABLE_RULES for d in denied for r in d["decision"]["deny"]):
+        update["escalate_reason"] = "policy_unavailable"  # fail closed: no re-plan can help while the policy is unreachable
+    elif denied:
         update["excluded"] = state.get("excluded", []) + [option_id(d["tool"], d["args"]) for d in denied]
         if state.get("plan_revision", 1) > deps.config["replans_per_case"]:
             update["escalate_reason"] = "policy_denied"
@@ -158,8 +171,7 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
             continue
         result = (await deps.executor.run(d["index"], d["tool"], d["args"], d["key"])).model_dump(mode="json")
         results.append(result)
-        await deps.store.record_action(state["case_id"], result)
-        await deps.store.append_audit(state["case_id"], [("action", result)])
+        await deps.store.record(state["case_id"], audit=[("action", result)], action=result)
         if result["status"] == "conflict" and state.get("plan_revision", 1) <= deps.config["replans_per_case"]:
             update["excluded"] = state.get("excluded", []) + [option_id(d["tool"], d["args"])]
             break
@@ -174,14 +186,14 @@ async def verify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]
     deps = runtime.context
     verification = await verify_postconditions(deps.backend, succeeded(state))
     held = [d for d in state.get("decisions", []) if d["disposition"] == "held"]
-    await deps.store.append_audit(state["case_id"], [("verified", verification.model_dump())])
+    audit = [("verified", verification.model_dump())]
     update: dict[str, Any] = {"verification": verification.model_dump()}
     if not verification.ok:
         update["escalate_reason"] = "verification_failed"
     elif not held:
         update["outcome"] = "resolved"
-        await deps.store.update_case(state["case_id"], status="resolved")
-        await deps.store.append_audit(state["case_id"], [("case.resolved", {"actions": [r["idempotency_key"] for r in succeeded(state)]})])
+        audit.append(("case.resolved", {"actions": [r["idempotency_key"] for r in succeeded(state)]}))
+    await deps.store.record(state["case_id"], audit=audit, case={"status": "resolved"} if "outcome" in update else None)
     return update
 
 
@@ -190,8 +202,8 @@ async def request_approval(state: CaseState, runtime: Runtime[CaseDeps]) -> dict
     held = [d for d in state["decisions"] if d["disposition"] == "held"]
     facts = await gather_case_facts(deps.backend, state["event"]["pickup_id"])
     packet = build_packet("needs_approval", state, facts, held)
-    await deps.store.update_case(state["case_id"], status="awaiting_approval", escalation=packet)
-    await deps.store.append_audit(state["case_id"], [("approval.requested", {"held": packet["held_actions"]})])
+    await deps.store.record(state["case_id"], case={"status": "awaiting_approval", "escalation": packet},
+                            audit=[("approval.requested", {"held": packet["held_actions"]})])
     return {"outcome": "awaiting_approval", "escalation": packet}
 
 
@@ -214,7 +226,6 @@ async def escalate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, An
     except OpsNotFound:
         facts = None
     packet = build_packet(reason, state, facts)
-    await deps.store.update_case(state["case_id"], status="escalated", escalation=packet)
-    await deps.store.append_audit(state["case_id"], [("case.escalated", {"reason": reason,
-                                                                        "recommended_action": packet["recommended_action"]})])
+    await deps.store.record(state["case_id"], case={"status": "escalated", "escalation": packet},
+                            audit=[("case.escalated", {"reason": reason, "recommended_action": packet["recommended_action"]})])
     return {"outcome": "escalated", "escalation": packet}

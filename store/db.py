@@ -6,7 +6,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from store.audit import GENESIS, ChainReport, canonical, entry_hash, verify_chain
@@ -71,11 +73,7 @@ class Store:
             return (await s.execute(query)).scalar_one_or_none()
 
     async def update_case(self, case_id: str, **fields: Any) -> None:
-        async with self.session.begin() as s:
-            row = await s.get(CaseRow, case_id)
-            for key, value in fields.items():
-                setattr(row, key, value)
-            row.updated_at = utcnow()
+        await self.record(case_id, case=fields)
 
     async def list_cases(self, status: str | None = None) -> list[CaseRow]:
         async with self.session() as s:
@@ -84,24 +82,35 @@ class Store:
                 query = query.where(CaseRow.status == status)
             return list((await s.execute(query)).scalars())
 
-    # -- audit ---------------------------------------------------------------------------------
-    async def append_audit(self, case_id: str, entries: list[tuple[str, dict[str, Any]]]) -> list[int]:
-        """Append entries in one transaction; returns their sequence numbers (the ids chat answers cite)."""
-        if not entries:
-            return []
+    # -- one node's writes, in one transaction ------------------------------------------------
+    async def record(self, case_id: str, audit: list[tuple[str, dict[str, Any]]] = (), case: dict[str, Any] | None = None,
+                     action: dict[str, Any] | None = None) -> list[int]:
+        """Append audit entries, update the case row and upsert a ledger entry atomically.
+
+        Returns the audit sequence numbers (the ids that explanations cite).
+        """
         async with self._audit_lock:
             seq, prev = self._head or await self._load_head()
             rows, at = [], utcnow()
-            for kind, payload in entries:
+            for kind, payload in audit:
                 seq += 1
                 body = canonical(payload)
                 digest = entry_hash(prev, seq, case_id, kind, at, body)
-                rows.append(AuditRow(seq=seq, case_id=case_id, kind=kind, payload=body, at=at, prev_hash=prev, hash=digest))
+                rows.append({"seq": seq, "case_id": case_id, "kind": kind, "payload": body, "at": at, "prev_hash": prev, "hash": digest})
                 prev = digest
-            async with self.session.begin() as s:
-                s.add_all(rows)
-            self._head = (seq, prev)
-            return [r.seq for r in rows]
+            async with self.engine.begin() as conn:
+                if rows:
+                    await conn.execute(insert(AuditRow), rows)
+                if case:
+                    await conn.execute(update(CaseRow).where(CaseRow.id == case_id).values(**case, updated_at=at))
+                if action:
+                    await self._upsert_action(conn, case_id, action, at)
+            if rows:
+                self._head = (seq, prev)
+            return [r["seq"] for r in rows]
+
+    async def append_audit(self, case_id: str, entries: list[tuple[str, dict[str, Any]]]) -> list[int]:
+        return await self.record(case_id, audit=entries)
 
     async def _load_head(self) -> tuple[int, str]:
         async with self.session() as s:
@@ -119,18 +128,18 @@ class Store:
         return verify_chain(rows)
 
     # -- ledger --------------------------------------------------------------------------------
-    async def record_action(self, case_id: str, result: dict[str, Any]) -> None:
-        async with self.session.begin() as s:
-            row = await s.get(LedgerRow, result["idempotency_key"])
-            attempts = len(result["attempts"])
-            effect = (result.get("receipt") or {}).get("effect_id")
-            if row is None:
-                s.add(LedgerRow(idempotency_key=result["idempotency_key"], case_id=case_id, tool=result["tool"],
-                                args=result["args"], status=result["status"], attempts=attempts, effect_id=effect,
-                                updated_at=utcnow()))
-            else:
-                row.status, row.attempts, row.updated_at = result["status"], row.attempts + attempts, utcnow()
-                row.effect_id = effect or row.effect_id
+    async def _upsert_action(self, conn, case_id: str, result: dict[str, Any], at: str) -> None:
+        """Insert the ledger row for this idempotency key, or add this run's attempts to it."""
+        values = {"idempotency_key": result["idempotency_key"], "case_id": case_id, "tool": result["tool"],
+                  "args": result["args"], "status": result["status"], "attempts": len(result["attempts"]),
+                  "effect_id": (result.get("receipt") or {}).get("effect_id"), "updated_at": at}
+        dialect_insert = postgres_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(LedgerRow).values(**values)
+        await conn.execute(statement.on_conflict_do_update(
+            index_elements=[LedgerRow.idempotency_key],
+            set_={"status": statement.excluded.status, "updated_at": statement.excluded.updated_at,
+                  "attempts": LedgerRow.attempts + statement.excluded.attempts,
+                  "effect_id": func.coalesce(statement.excluded.effect_id, LedgerRow.effect_id)}))
 
     async def ledger(self, case_id: str | None = None) -> list[LedgerRow]:
         async with self.session() as s:

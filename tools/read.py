@@ -52,26 +52,41 @@ async def _vehicle_or_none(backend: OperationsBackend, vehicle_id: str | None) -
         return None
 
 
-async def find_candidates(backend: OperationsBackend, pickup: Pickup) -> list[Candidate]:
-    """Every driver but the current one, nearest first (ties by id)."""
-    candidates = []
-    for driver in await backend.list_drivers():
-        if driver.id == pickup.driver_id:
-            continue
-        distance = haversine_km(driver.location.lat, driver.location.lon, pickup.location.lat, pickup.location.lon)
-        candidates.append(Candidate(driver=driver, vehicle=await _vehicle_or_none(backend, driver.vehicle_id),
-                                    distance_km=round(distance, 3)))
-    return sorted(candidates, key=lambda c: (c.distance_km, c.driver.id))
+def _candidate(driver: Driver, vehicle: Vehicle | None, pickup: Pickup) -> Candidate:
+    distance = haversine_km(driver.location.lat, driver.location.lon, pickup.location.lat, pickup.location.lon)
+    return Candidate(driver=driver, vehicle=vehicle, distance_km=round(distance, 3))
 
 
-async def gather_case_facts(backend: OperationsBackend, pickup_id: str) -> CaseFacts:
+async def find_candidates(backend: OperationsBackend, pickup: Pickup, limit: int = 50) -> list[Candidate]:
+    """The drivers nearest the pickup, but its current one, nearest first (ties by id)."""
+    nearest = await backend.nearest_drivers(pickup.location.lat, pickup.location.lon, limit + 1)
+    candidates = [_candidate(d, await _vehicle_or_none(backend, d.vehicle_id), pickup) for d in nearest if d.id != pickup.driver_id]
+    return sorted(candidates, key=lambda c: (c.distance_km, c.driver.id))[:limit]
+
+
+async def candidate(backend: OperationsBackend, pickup: Pickup, driver_id: str) -> Candidate | None:
+    """One named driver as a candidate for the pickup; None if the record has no such driver."""
+    try:
+        driver = await backend.get_driver(driver_id)
+    except OpsNotFound:
+        return None
+    return _candidate(driver, await _vehicle_or_none(backend, driver.vehicle_id), pickup)
+
+
+async def gather_case_facts(backend: OperationsBackend, pickup_id: str, *, candidates: int = 0,
+                            drivers: tuple[str, ...] = ()) -> CaseFacts:
+    """Facts about the pickup; candidates are the nearest `candidates` drivers (for planning) or the named ones (for gating)."""
     pickup = await backend.get_pickup(pickup_id)
     customer = await backend.get_customer(pickup.customer_id)
     driver = await backend.get_driver(pickup.driver_id) if pickup.driver_id else None
+    if candidates:
+        found = await find_candidates(backend, pickup, candidates)
+    else:
+        found = [c for d in drivers if (c := await candidate(backend, pickup, d)) is not None]
     return CaseFacts(
         now=await backend.now(), pickup=pickup, customer=customer, assigned_driver=driver,
         assigned_vehicle=await _vehicle_or_none(backend, driver.vehicle_id if driver else None),
-        candidates=await find_candidates(backend, pickup),
+        candidates=found,
     )
 
 

@@ -14,7 +14,7 @@ GATE = RegoGate()
 
 
 async def facts_for(**changes):
-    return await gather_case_facts(SimulatedBackend(make_scenario(**changes).world), "P1")
+    return await gather_case_facts(SimulatedBackend(make_scenario(**changes).world), "P1", candidates=50)
 
 
 def standing(**kw):

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from tools.backend import Receipt
 from tools.domain import Customer, Driver, Pickup, PickupStatus, Vehicle, Window, World
 from tools.errors import OpsNotFound, OpsUnavailable
+from tools.geo import haversine_km
 from tools.sim.faults import Fault
 
 
@@ -40,20 +41,27 @@ class SimulatedBackend:
         self._now += timedelta(seconds=seconds)
 
     # -- reads ---------------------------------------------------------------------------------
+    # Reads return shallow copies: the simulator replaces nested values (a window, a status) rather
+    # than mutating them, so a reader's copy never changes under it, and copies stay cheap.
     async def get_pickup(self, pickup_id: str) -> Pickup:
-        return self._get(self.pickups, "pickup", pickup_id).model_copy(deep=True)
+        return self._get(self.pickups, "pickup", pickup_id).model_copy()
 
     async def get_driver(self, driver_id: str) -> Driver:
-        return self._get(self.drivers, "driver", driver_id).model_copy(deep=True)
+        return self._get(self.drivers, "driver", driver_id).model_copy()
 
     async def get_vehicle(self, vehicle_id: str) -> Vehicle:
-        return self._get(self.vehicles, "vehicle", vehicle_id).model_copy(deep=True)
+        return self._get(self.vehicles, "vehicle", vehicle_id).model_copy()
 
     async def get_customer(self, customer_id: str) -> Customer:
-        return self._get(self.customers, "customer", customer_id).model_copy(deep=True)
+        return self._get(self.customers, "customer", customer_id).model_copy()
 
     async def list_drivers(self) -> list[Driver]:
-        return [d.model_copy(deep=True) for d in self.drivers.values()]
+        return [d.model_copy() for d in self.drivers.values()]
+
+    async def nearest_drivers(self, lat: float, lon: float, limit: int) -> list[Driver]:
+        ranked = sorted(self.drivers.values(),
+                        key=lambda d: (haversine_km(d.location.lat, d.location.lon, lat, lon), d.id))
+        return [d.model_copy() for d in ranked[:limit]]
 
     async def list_notifications(self, pickup_id: str) -> list[dict[str, Any]]:
         return [dict(n) for n in self.notifications if n["pickup_id"] == pickup_id]
