@@ -43,17 +43,9 @@ class CaseService:
 
     async def submit(self, event: Event) -> Submission:
         """A repeated event id returns its case; an event for a pickup with an open case joins that case."""
-        existing = await self.store.case_for_event(event.id)
-        if existing is not None:
-            return Submission(existing.id, False, "duplicate event id")
-        open_case = await self.store.open_case_for_pickup(event.pickup_id)
-        if open_case is not None:
-            await self.store.append_audit(open_case.id, [("evidence.joined", event.model_dump())])
-            return Submission(open_case.id, False, "joined the open case for this pickup")
-        case_id = case_id_for(event.id)
-        await self.store.create_case(case_id, event.model_dump())
-        await self.store.append_audit(case_id, [("case.submitted", event.model_dump())])
-        return Submission(case_id, True)
+        case_id, verdict = await self.store.admit(case_id_for(event.id), event.model_dump())
+        notes = {"created": "", "duplicate": "duplicate event id", "joined": "joined the open case for this pickup"}
+        return Submission(case_id, verdict == "created", notes[verdict])
 
     def _config(self, case_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": case_id}}

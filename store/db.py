@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +39,7 @@ class Store:
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._audit_lock = asyncio.Lock()
         self._head: tuple[int, str] | None = None
+        self._pending_head: tuple[int, str] | None = None
 
     @classmethod
     async def open(cls, url: str) -> "Store":
@@ -50,27 +52,28 @@ class Store:
         await self.engine.dispose()
 
     # -- cases ---------------------------------------------------------------------------------
-    async def create_case(self, case_id: str, event: dict[str, Any]) -> CaseRow:
-        now = utcnow()
-        row = CaseRow(id=case_id, event_id=event["id"], pickup_id=event["pickup_id"], status="queued",
-                      event=event, created_at=now, updated_at=now)
-        async with self.session.begin() as s:
-            s.add(row)
-        return row
+    async def admit(self, case_id: str, event: dict[str, Any]) -> tuple[str, str]:
+        """Admit an event in one transaction: a new case, the case that already has this event id, or the
+        open case for the same pickup (the event joins it as evidence). Returns (case id, "created" |
+        "duplicate" | "joined")."""
+        async with self._audit_transaction() as conn:
+            row = (await conn.execute(select(CaseRow.id).where(CaseRow.event_id == event["id"]))).first()
+            if row is not None:
+                return row.id, "duplicate"
+            row = (await conn.execute(select(CaseRow.id).where(CaseRow.pickup_id == event["pickup_id"],
+                                                               CaseRow.status.in_(OPEN_STATUSES))
+                                      .order_by(CaseRow.created_at).limit(1))).first()
+            target, verdict, kind = (row.id, "joined", "evidence.joined") if row else (case_id, "created", "case.submitted")
+            now = utcnow()
+            if verdict == "created":
+                await conn.execute(insert(CaseRow).values(id=case_id, event_id=event["id"], pickup_id=event["pickup_id"],
+                                                          status="queued", event=event, created_at=now, updated_at=now))
+            await self._append_rows(conn, target, [(kind, event)], now)
+        return target, verdict
 
     async def get_case(self, case_id: str) -> CaseRow | None:
         async with self.session() as s:
             return await s.get(CaseRow, case_id)
-
-    async def case_for_event(self, event_id: str) -> CaseRow | None:
-        async with self.session() as s:
-            return (await s.execute(select(CaseRow).where(CaseRow.event_id == event_id))).scalar_one_or_none()
-
-    async def open_case_for_pickup(self, pickup_id: str) -> CaseRow | None:
-        async with self.session() as s:
-            query = (select(CaseRow).where(CaseRow.pickup_id == pickup_id, CaseRow.status.in_(OPEN_STATUSES))
-                     .order_by(CaseRow.created_at).limit(1))
-            return (await s.execute(query)).scalar_one_or_none()
 
     async def update_case(self, case_id: str, **fields: Any) -> None:
         await self.record(case_id, case=fields)
@@ -89,25 +92,44 @@ class Store:
 
         Returns the audit sequence numbers (the ids that explanations cite).
         """
+        at = utcnow()
+        async with self._audit_transaction() as conn:
+            seqs = await self._append_rows(conn, case_id, audit, at)
+            if case:
+                await conn.execute(update(CaseRow).where(CaseRow.id == case_id).values(**case, updated_at=at))
+            if action:
+                await self._upsert_action(conn, case_id, action, at)
+        return seqs
+
+    @asynccontextmanager
+    async def _audit_transaction(self):
+        """One transaction under the audit lock; the cached chain head moves only when it commits."""
         async with self._audit_lock:
-            seq, prev = self._head or await self._load_head()
-            rows, at = [], utcnow()
-            for kind, payload in audit:
-                seq += 1
-                body = canonical(payload)
-                digest = entry_hash(prev, seq, case_id, kind, at, body)
-                rows.append({"seq": seq, "case_id": case_id, "kind": kind, "payload": body, "at": at, "prev_hash": prev, "hash": digest})
-                prev = digest
-            async with self.engine.begin() as conn:
-                if rows:
-                    await conn.execute(insert(AuditRow), rows)
-                if case:
-                    await conn.execute(update(CaseRow).where(CaseRow.id == case_id).values(**case, updated_at=at))
-                if action:
-                    await self._upsert_action(conn, case_id, action, at)
-            if rows:
-                self._head = (seq, prev)
-            return [r["seq"] for r in rows]
+            self._pending_head = None
+            try:
+                async with self.engine.begin() as conn:
+                    yield conn
+            except BaseException:
+                self._head = None  # reload from the database next time
+                raise
+            if self._pending_head:
+                self._head = self._pending_head
+
+    async def _append_rows(self, conn, case_id: str, entries, at: str) -> list[int]:
+        """Chain entries onto the head; call inside `_audit_transaction`."""
+        if not entries:
+            return []
+        seq, prev = self._head or await self._load_head()
+        rows = []
+        for kind, payload in entries:
+            seq += 1
+            body = canonical(payload)
+            digest = entry_hash(prev, seq, case_id, kind, at, body)
+            rows.append({"seq": seq, "case_id": case_id, "kind": kind, "payload": body, "at": at, "prev_hash": prev, "hash": digest})
+            prev = digest
+        await conn.execute(insert(AuditRow), rows)
+        self._pending_head = (seq, prev)
+        return [r["seq"] for r in rows]
 
     async def append_audit(self, case_id: str, entries: list[tuple[str, dict[str, Any]]]) -> list[int]:
         return await self.record(case_id, audit=entries)
