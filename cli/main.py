@@ -105,3 +105,60 @@ def audit_verify(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir", 
         return
     console.print(f"[red]audit chain broken[/red] after {report.entries} good entries: {report.problem}")
     raise typer.Exit(1)
+
+
+keys_app = typer.Typer(help="API keys for the service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command("serve")
+def serve(
+    world: Path | None = typer.Option(None, "--world", help="Scenario file whose world (and faults) seed the simulator."),
+    host: str | None = typer.Option(None, "--host"),
+    port: int | None = typer.Option(None, "--port"),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+    workers: int | None = typer.Option(None, "--workers", help="Cases run concurrently."),
+) -> None:
+    """Run the HTTP service (uvicorn) on the simulated operations backend."""
+    import uvicorn
+
+    from app import create_app
+    from settings import Settings
+
+    overrides = {k: v for k, v in {"world": world, "host": host, "port": port, "data_dir": data_dir, "workers": workers}.items()
+                 if v is not None}
+    settings = Settings(**overrides)
+    if settings.world is not None and not settings.world.exists():
+        _fail(f"--world: no such file {settings.world}")
+    state = settings.data_dir / "sim-state.json"
+    if settings.world is None and not state.exists():
+        _fail(f"--world: no simulator state in {settings.data_dir}; give a scenario file to seed it")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., "--role", help="submitter | dispatcher | admin"),
+    label: str = typer.Option("", "--label", help="Who or what holds the key."),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from service.keys import Role, create_key
+    from settings import Settings
+    from store import Store
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        _fail(f"--role: {role!r} is not one of submitter, dispatcher, admin")
+    directory = data_dir or Settings().data_dir
+    directory.mkdir(parents=True, exist_ok=True)
+
+    async def make() -> str:
+        store = await Store.open(f"sqlite+aiosqlite:///{directory / 'recourse.db'}")
+        try:
+            return await create_key(store, chosen, label)
+        finally:
+            await store.close()
+
+    typer.echo(asyncio.run(make()))

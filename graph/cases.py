@@ -16,6 +16,7 @@ from graph.build import build_graph
 from graph.checkpoint import open_checkpointer
 from graph.deps import CaseDeps
 from guardrails.gate import PolicyGate, RegoGate
+from guardrails.policy_files import PolicySet
 from store import Store
 from tools.actions import action_tools
 from tools.backend import OperationsBackend
@@ -41,9 +42,9 @@ class CaseService:
     def store(self) -> Store:
         return self.deps.store
 
-    async def submit(self, event: Event) -> Submission:
+    async def submit(self, event: Event, submitted_by: str | None = None) -> Submission:
         """A repeated event id returns its case; an event for a pickup with an open case joins that case."""
-        case_id, verdict = await self.store.admit(case_id_for(event.id), event.model_dump())
+        case_id, verdict = await self.store.admit(case_id_for(event.id), event.model_dump(), submitted_by)
         notes = {"created": "", "duplicate": "duplicate event id", "joined": "joined the open case for this pickup"}
         return Submission(case_id, verdict == "created", notes[verdict])
 
@@ -65,6 +66,12 @@ class CaseService:
         command = Command(resume={"decision": decision, "by": by, "comment": comment})
         return await self.graph.ainvoke(command, self._config(case_id), context=self.deps)
 
+    async def abandon_open_cases(self, why: str) -> list[str]:
+        rows = await self.store.list_cases(statuses=("queued", "running", "awaiting_approval"), limit=1_000_000)
+        for row in rows:
+            await self.store.record(row.id, audit=[("case.abandoned", {"why": why})], case={"status": "failed"})
+        return [row.id for row in rows]
+
     async def state(self, case_id: str) -> dict[str, Any]:
         return (await self.graph.aget_state(self._config(case_id))).values
 
@@ -76,7 +83,7 @@ async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *,
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     gate = gate or RegoGate()
-    config = RegoGate().policies.config if not hasattr(gate, "policies") else gate.policies.config
+    config = PolicySet().config  # the repo's limits; an OPA gate is loaded with these same files
     store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
     try:
         async with open_checkpointer(str(data_dir / "checkpoints.db")) as saver:

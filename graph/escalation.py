@@ -14,6 +14,7 @@ NEXT_STEP = {
     "verification_failed": "The record does not show what was done; inspect the pickup and correct it by hand.",
     "no_candidate": "No autonomous remedy exists; arrange the pickup by hand (correct the address, find capacity).",
     "needs_approval": "Approve or reject the held actions; approved actions are gated again and executed.",
+    "approval_expired": "Nobody answered the approval request in time; decide on the held actions by hand.",
     "approval_rejected": "A dispatcher rejected the held actions; arrange the pickup by hand.",
 }
 

@@ -213,9 +213,10 @@ async def wait_for_approval(state: CaseState, runtime: Runtime[CaseDeps]) -> dic
     keys = [h["idempotency_key"] for h in state["escalation"]["held_actions"]]
     approval = {"decision": answer.get("decision"), "by": answer.get("by"), "comment": answer.get("comment"), "keys": keys}
     await runtime.context.store.append_audit(state["case_id"], [("approval.received", approval)])
-    rejected = approval["decision"] != "approve"
-    return {"approval": approval, "outcome": "escalated" if rejected else "running",
-            "escalate_reason": "approval_rejected" if rejected else None}
+    if approval["decision"] == "approve":
+        return {"approval": approval, "outcome": "running", "escalate_reason": None}
+    reason = "approval_expired" if approval["decision"] == "expired" else "approval_rejected"
+    return {"approval": approval, "outcome": "escalated", "escalate_reason": reason}
 
 
 async def escalate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:

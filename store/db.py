@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from store.audit import GENESIS, ChainReport, canonical, entry_hash, verify_chain
-from store.models import AuditRow, Base, CaseRow, LedgerRow
+from store.models import ApiKeyRow, AuditRow, Base, CaseRow, LedgerRow
 
 OPEN_STATUSES = ("queued", "running", "awaiting_approval")
 
@@ -52,7 +52,7 @@ class Store:
         await self.engine.dispose()
 
     # -- cases ---------------------------------------------------------------------------------
-    async def admit(self, case_id: str, event: dict[str, Any]) -> tuple[str, str]:
+    async def admit(self, case_id: str, event: dict[str, Any], submitted_by: str | None = None) -> tuple[str, str]:
         """Admit an event in one transaction: a new case, the case that already has this event id, or the
         open case for the same pickup (the event joins it as evidence). Returns (case id, "created" |
         "duplicate" | "joined")."""
@@ -67,7 +67,8 @@ class Store:
             now = utcnow()
             if verdict == "created":
                 await conn.execute(insert(CaseRow).values(id=case_id, event_id=event["id"], pickup_id=event["pickup_id"],
-                                                          status="queued", event=event, created_at=now, updated_at=now))
+                                                          status="queued", event=event, submitted_by=submitted_by,
+                                                          created_at=now, updated_at=now))
             await self._append_rows(conn, target, [(kind, event)], now)
         return target, verdict
 
@@ -78,12 +79,28 @@ class Store:
     async def update_case(self, case_id: str, **fields: Any) -> None:
         await self.record(case_id, case=fields)
 
-    async def list_cases(self, status: str | None = None) -> list[CaseRow]:
+    async def list_cases(self, *, status: str | None = None, pickup_id: str | None = None, submitted_by: str | None = None,
+                         statuses: tuple[str, ...] = (), limit: int = 100, offset: int = 0) -> list[CaseRow]:
         async with self.session() as s:
-            query = select(CaseRow).order_by(CaseRow.created_at)
+            query = select(CaseRow).order_by(CaseRow.created_at, CaseRow.id)
             if status:
                 query = query.where(CaseRow.status == status)
-            return list((await s.execute(query)).scalars())
+            if statuses:
+                query = query.where(CaseRow.status.in_(statuses))
+            if pickup_id:
+                query = query.where(CaseRow.pickup_id == pickup_id)
+            if submitted_by:
+                query = query.where(CaseRow.submitted_by == submitted_by)
+            return list((await s.execute(query.limit(limit).offset(offset))).scalars())
+
+    # -- API keys ------------------------------------------------------------------------------
+    async def add_api_key(self, key_id: str, secret_sha256: str, role: str, label: str = "") -> None:
+        async with self.session.begin() as s:
+            s.add(ApiKeyRow(id=key_id, secret_sha256=secret_sha256, role=role, label=label, created_at=utcnow()))
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRow | None:
+        async with self.session() as s:
+            return await s.get(ApiKeyRow, key_id)
 
     # -- one node's writes, in one transaction ------------------------------------------------
     async def record(self, case_id: str, audit: list[tuple[str, dict[str, Any]]] = (), case: dict[str, Any] | None = None,

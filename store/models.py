@@ -21,6 +21,7 @@ class CaseRow(Base):
     category: Mapped[str | None] = mapped_column(String(32))
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    submitted_by: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[str] = mapped_column(String(40))
     updated_at: Mapped[str] = mapped_column(String(40))
 
@@ -54,3 +55,15 @@ class LedgerRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     effect_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class ApiKeyRow(Base):
+    """An API key: only its SHA-256 is stored; the key itself is shown once, when created."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[str] = mapped_column(String(40))

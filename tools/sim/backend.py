@@ -138,6 +138,11 @@ class SimulatedBackend:
         except KeyError:
             raise OpsNotFound(f"get_{kind}", f"no {kind} {key!r}") from None
 
+    def world(self) -> World:
+        """The current system of record as a `World` document."""
+        return World(now=self._now, customers=list(self.customers.values()), drivers=list(self.drivers.values()),
+                     vehicles=list(self.vehicles.values()), pickups=list(self.pickups.values()))
+
     def snapshot(self) -> dict[str, Any]:
         """The world as nested dicts keyed by id, for dotted-path grading (`pickups.P1.status`)."""
         def table(rows: dict[str, Any]) -> dict[str, Any]:

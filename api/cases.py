@@ -1,0 +1,61 @@
+"""Cases: read one (with its plan, gate decisions, actions, verification, packet), list, audit, approve."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import Runtime, require, runtime
+from api.schemas import ApprovalRequest, AuditEntry, CasePage, CaseStatus, CaseSummary, CaseView
+from service.keys import Principal, Role
+from store.models import CaseRow
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+readers = require(Role.submitter, Role.dispatcher)
+
+
+async def _visible_case(case_id: str, rt: Runtime, who: Principal) -> CaseRow:
+    row = await rt.service.store.get_case(case_id)
+    if row is None or (who.role == Role.submitter and row.submitted_by != who.key_id):
+        raise HTTPException(404, detail=f"no case {case_id!r}")
+    return row
+
+
+def _summary(row: CaseRow) -> dict:
+    return {"id": row.id, "status": row.status, "event_id": row.event_id, "pickup_id": row.pickup_id,
+            "category": row.category, "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+@router.get("/{case_id}", response_model=CaseView)
+async def get_case(case_id: str, rt: Runtime = Depends(runtime), who: Principal = Depends(readers)) -> CaseView:
+    row = await _visible_case(case_id, rt, who)
+    state = await rt.service.state(case_id)
+    return CaseView(**_summary(row), event=row.event, classification=state.get("classification"), plan=state.get("plan"),
+                    gate_decisions=state.get("decisions", []), actions=state.get("results", []),
+                    verification=state.get("verification"), escalation=row.escalation)
+
+
+@router.get("", response_model=CasePage)
+async def list_cases(status: CaseStatus | None = None, pickup_id: str | None = Query(None, max_length=200),
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     rt: Runtime = Depends(runtime), who: Principal = Depends(readers)) -> CasePage:
+    own = who.key_id if who.role == Role.submitter else None
+    rows = await rt.service.store.list_cases(status=status, pickup_id=pickup_id, submitted_by=own, limit=limit + 1, offset=offset)
+    return CasePage(items=[CaseSummary(**_summary(r)) for r in rows[:limit]], limit=limit, offset=offset,
+                    next_offset=offset + limit if len(rows) > limit else None)
+
+
+@router.get("/{case_id}/audit", response_model=list[AuditEntry])
+async def case_audit(case_id: str, rt: Runtime = Depends(runtime), who: Principal = Depends(readers)) -> list[AuditEntry]:
+    await _visible_case(case_id, rt, who)
+    return [AuditEntry(**e) for e in await rt.service.store.audit_entries(case_id)]
+
+
+@router.post("/{case_id}/approvals", response_model=CaseView, responses={409: {"description": "nothing is waiting for approval"}})
+async def answer_approval(case_id: str, body: ApprovalRequest, rt: Runtime = Depends(runtime),
+                          who: Principal = Depends(require(Role.dispatcher))) -> CaseView:
+    """Resumes the case: approved actions pass the gate again (with the approval in its input) and run."""
+    row = await _visible_case(case_id, rt, who)
+    if row.status != "awaiting_approval":
+        raise HTTPException(409, detail=f"case {case_id} is {row.status}, not awaiting approval")
+    await rt.service.answer_approval(case_id, body.decision, by=who.key_id, comment=body.comment)
+    return await get_case(case_id, rt, who)

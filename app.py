@@ -1,0 +1,54 @@
+"""The FastAPI application: settings, lifespan (case service, workers), routers. No business logic here."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api import cases, errors, exceptions, health, sim
+from api.deps import Runtime
+from graph.cases import open_case_service
+from service.work import CaseQueue
+from settings import Settings, get_settings
+from tools.backend import OperationsBackend
+from tools.sim.persist import PersistentSimulatedBackend
+
+
+def simulator_for(settings: Settings) -> PersistentSimulatedBackend:
+    """The simulator, resumed from its state file, or seeded from a scenario file's `world` (and `faults`)."""
+    from evals.loader import load_scenario
+
+    state = settings.data_dir / "sim-state.json"
+    if state.exists() or settings.world is None:
+        return PersistentSimulatedBackend.open(state)
+    scenario = load_scenario(Path(settings.world))
+    return PersistentSimulatedBackend.open(state, scenario.world, scenario.faults)
+
+
+def create_app(settings: Settings | None = None, backend: OperationsBackend | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        ops = backend or simulator_for(settings)
+        async with open_case_service(ops, settings.data_dir, sleep=asyncio.sleep,
+                                     base_delay_s=settings.retry_base_delay_s) as service:
+            queue = CaseQueue(service, workers=settings.workers, size=settings.queue_size,
+                              approval_ttl_s=settings.approval_ttl_s, sweep_s=settings.approval_sweep_s)
+            app.state.runtime = Runtime(settings=settings, service=service, queue=queue, backend=ops)
+            await queue.start()
+            try:
+                yield
+            finally:
+                await queue.stop()
+
+    app = FastAPI(title="Recourse", version="0.1.0", lifespan=lifespan,
+                  description="Autonomous handling of logistics exceptions: classify, plan, gate, execute, verify.")
+    errors.install(app, settings.max_body_bytes)
+    for router in (exceptions.router, cases.router, health.router):
+        app.include_router(router)
+    if backend is None or hasattr(backend, "reset"):
+        app.include_router(sim.router)
+    return app

@@ -1,0 +1,1 @@
+"""Running cases inside the service: API keys, the bounded work queue and its workers."""
