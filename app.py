@@ -20,11 +20,10 @@ def simulator_for(settings: Settings) -> PersistentSimulatedBackend:
     """The simulator, resumed from its state file, or seeded from a scenario file's `world` (and `faults`)."""
     from evals.loader import load_scenario
 
-    state = settings.data_dir / "sim-state.json"
-    if state.exists() or settings.world is None:
-        return PersistentSimulatedBackend.open(state)
+    if PersistentSimulatedBackend.exists(settings.data_dir) or settings.world is None:
+        return PersistentSimulatedBackend.open(settings.data_dir)
     scenario = load_scenario(Path(settings.world))
-    return PersistentSimulatedBackend.open(state, scenario.world, scenario.faults)
+    return PersistentSimulatedBackend.open(settings.data_dir, scenario.world, scenario.faults)
 
 
 def create_app(settings: Settings | None = None, backend: OperationsBackend | None = None) -> FastAPI:

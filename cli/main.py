@@ -130,8 +130,9 @@ def serve(
     settings = Settings(**overrides)
     if settings.world is not None and not settings.world.exists():
         _fail(f"--world: no such file {settings.world}")
-    state = settings.data_dir / "sim-state.json"
-    if settings.world is None and not state.exists():
+    from tools.sim.persist import PersistentSimulatedBackend
+
+    if settings.world is None and not PersistentSimulatedBackend.exists(settings.data_dir):
         _fail(f"--world: no simulator state in {settings.data_dir}; give a scenario file to seed it")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 

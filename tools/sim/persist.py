@@ -1,5 +1,10 @@
 """Keeps the simulator's system of record on disk, so a served simulator survives a restart (or kill -9)
-like a real TMS would: the world, the effect log, the receipts of idempotency keys and the call counts."""
+like a real TMS would.
+
+The starting world is written once; every action call then appends one line to a journal (the call
+count, and the effect if one was applied). Reopening replays the journal onto the starting world, so
+the cost per action stays constant however large the world is.
+"""
 from __future__ import annotations
 
 import json
@@ -7,53 +12,107 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tools.backend import Receipt
-from tools.domain import World
+from tools.domain import Window, World
 from tools.sim.backend import SimulatedBackend
 from tools.sim.faults import Fault
 
 
 class PersistentSimulatedBackend(SimulatedBackend):
-    """Writes its whole state atomically (temp file + rename) after every action call."""
-
-    def __init__(self, world: World, faults: list[Fault] | None, path: Path):
+    def __init__(self, world: World, faults: list[Fault] | None, directory: Path):
         super().__init__(world, faults)
-        self.path = path
+        self.directory = directory
+        self._journal = None
+
+    @property
+    def _start_file(self) -> Path:
+        return self.directory / "sim-world.json"
+
+    @property
+    def _journal_file(self) -> Path:
+        return self.directory / "sim-journal.jsonl"
 
     @classmethod
-    def open(cls, path: Path, world: World | None = None, faults: list[Fault] | None = None) -> "PersistentSimulatedBackend":
-        """Resume the state at `path` if it exists; otherwise start from `world`."""
-        if path.exists():
-            saved = json.loads(path.read_text())
-            sim = cls(World.model_validate(saved["world"]), [Fault.model_validate(f) for f in saved["faults"]], path)
-            sim.calls, sim.effects = saved["calls"], saved["effects"]
-            sim.notifications, sim.credits = saved["notifications"], saved["credits"]
-            sim._receipts = {k: Receipt.model_validate(v) for k, v in saved["receipts"].items()}
-            return sim
-        if world is None:
-            raise FileNotFoundError(f"no simulator state at {path} and no world to start from")
-        sim = cls(world, faults, path)
-        sim.save()
+    def exists(cls, directory: Path) -> bool:
+        return (directory / "sim-world.json").exists()
+
+    @classmethod
+    def open(cls, directory: Path, world: World | None = None, faults: list[Fault] | None = None) -> "PersistentSimulatedBackend":
+        """Resume the simulator kept in `directory`, or start one there from `world`."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if cls.exists(directory):
+            start = json.loads((directory / "sim-world.json").read_text())
+            sim = cls(World.model_validate(start["world"]), [Fault.model_validate(f) for f in start["faults"]], directory)
+            sim._replay()
+        elif world is None:
+            raise FileNotFoundError(f"no simulator state in {directory} and no world to start from")
+        else:
+            sim = cls(world, faults, directory)
+            sim._write_start()
+        sim._journal = sim._journal_file.open("a")
         return sim
 
     def reset(self, world: World, faults: list[Fault] | None) -> None:
+        """Replace the whole system of record (simulator control for eval harnesses)."""
         fresh = SimulatedBackend(world, faults)
-        self.__dict__.update({k: v for k, v in fresh.__dict__.items()})
-        self.save()
+        journal, self._journal = self._journal, None
+        if journal:
+            journal.close()
+        self.__dict__.update(fresh.__dict__)
+        self._write_start()
+        self._journal = self._journal_file.open("a")
 
-    def save(self) -> None:
-        state: dict[str, Any] = {
-            "world": self.world().model_dump(mode="json"),
-            "faults": [f.model_dump(mode="json") for f in self.faults],
-            "calls": self.calls, "effects": self.effects, "notifications": self.notifications, "credits": self.credits,
-            "receipts": {k: r.model_dump(mode="json") for k, r in self._receipts.items()},
-        }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.path)
+    def _write_start(self) -> None:
+        start = {"world": self.world().model_dump(mode="json"), "faults": [f.model_dump(mode="json") for f in self.faults]}
+        tmp = self._start_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(start))
+        self._journal_file.write_text("")
+        os.replace(tmp, self._start_file)
+
+    def _replay(self) -> None:
+        calls: dict[str, int] = {}
+        effects: list[dict[str, Any]] = []
+        faults, self.faults = self.faults, []
+        raw = self._journal_file.read_bytes() if self._journal_file.exists() else b""
+        valid = 0
+        for line in raw.splitlines(keepends=True):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a torn last line from a crash mid-write: that call's reply was never seen either
+            valid += len(line)
+            calls[entry["tool"]] = entry["call"]
+            if "effect" in entry:
+                _run_to_completion(self._reapply(entry["effect"]))
+                effects.append(entry["effect"])
+        if valid < len(raw):
+            with self._journal_file.open("r+b") as journal:
+                journal.truncate(valid)
+        self.faults, self.calls, self.effects = faults, calls, effects
+
+    async def _reapply(self, effect: dict[str, Any]) -> None:
+        args, key = dict(effect["args"]), effect["idempotency_key"]
+        if effect["tool"] == "reschedule_pickup":
+            args["window"] = Window.model_validate(args["window"])
+        await getattr(SimulatedBackend, effect["tool"])(self, **args, idempotency_key=key)
 
     async def _act(self, tool, key, args, apply):
+        before = len(self.effects)
         try:
             return await super()._act(tool, key, args, apply)
         finally:
-            self.save()
+            if self._journal is not None:
+                entry: dict[str, Any] = {"tool": tool, "call": self.calls[tool]}
+                if len(self.effects) > before:
+                    entry["effect"] = self.effects[-1]
+                self._journal.write(json.dumps(entry) + "\n")
+                self._journal.flush()
+
+
+def _run_to_completion(coroutine) -> Any:
+    """Drive a coroutine that never suspends (the simulator's actions await nothing real), even inside a loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("simulator replay suspended unexpectedly")
