@@ -9,44 +9,24 @@ import argparse
 import asyncio
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
 from agents.models import Event
+from evals.fleet import fleet_event, fleet_world
 from graph.cases import open_case_service
 from graph.checkpoint import open_checkpointer
 from tools.domain import World
 from tools.sim import SimulatedBackend
 
-NOW = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
-
-
-def fleet_world(cases: int) -> World:
-    """One depot region: per case a pickup whose driver is sick, and a qualified driver a few km away."""
-    customers, drivers, vehicles, pickups = [], [], [], []
-    for i in range(cases):
-        lat, lon = 52.0 + (i % 20) * 0.05, 4.5 + (i // 20) * 0.05
-        customers.append({"id": f"C{i}", "name": f"Customer {i}", "tier": ("standard", "priority")[i % 2], "notify": True})
-        for role, status, dlat in (("S", "sick", 0.0), ("R", "on_duty", 0.02)):
-            drivers.append({"id": f"{role}{i}", "status": status, "location": {"lat": lat + dlat, "lon": lon},
-                            "shift_end": (NOW + timedelta(hours=8)).isoformat(), "skills": [], "vehicle_id": f"V{role}{i}"})
-            vehicles.append({"id": f"V{role}{i}", "type": "van", "capacity_kg": 1000, "status": "ok", "features": []})
-        pickups.append({"id": f"P{i}", "customer_id": f"C{i}", "location": {"lat": lat + 0.01, "lon": lon},
-                        "window": {"start": (NOW - timedelta(minutes=30)).isoformat(), "end": (NOW + timedelta(hours=2)).isoformat()},
-                        "weight_kg": 300, "requirements": [], "value_usd": 1000, "status": "missed", "driver_id": f"S{i}"})
-    return World.model_validate({"now": NOW.isoformat(), "customers": customers, "drivers": drivers,
-                                 "vehicles": vehicles, "pickups": pickups})
-
-
 async def full_graph(cases: int, workdir: Path) -> float:
-    backend = SimulatedBackend(fleet_world(cases))
+    backend = SimulatedBackend(World.model_validate(fleet_world(cases, tiers=("standard", "priority"))))
     async with open_case_service(backend, workdir, sleep=backend.sleep) as service:
         started = time.perf_counter()
         for i in range(cases):
-            submission = await service.submit(Event(id=f"EVT-{i}", type="driver_unavailable", pickup_id=f"P{i}", note="out sick"))
+            submission = await service.submit(Event.model_validate(fleet_event(i)))
             final = await service.run(submission.case_id)
             assert final["outcome"] == "resolved", final.get("escalation")
         elapsed = time.perf_counter() - started
