@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import cases, errors, exceptions, health, sim
 from api.deps import Runtime
 from graph.cases import open_case_service
-from service.work import CaseQueue
+from service.work import Workers
 from settings import Settings, get_settings
 from tools.backend import OperationsBackend
 from tools.sim.persist import PersistentSimulatedBackend
@@ -34,14 +34,16 @@ def create_app(settings: Settings | None = None, backend: OperationsBackend | No
         ops = backend or simulator_for(settings)
         async with open_case_service(ops, settings.data_dir, sleep=asyncio.sleep,
                                      base_delay_s=settings.retry_base_delay_s) as service:
-            queue = CaseQueue(service, workers=settings.workers, size=settings.queue_size,
-                              approval_ttl_s=settings.approval_ttl_s, sweep_s=settings.approval_sweep_s)
-            app.state.runtime = Runtime(settings=settings, service=service, queue=queue, backend=ops)
-            await queue.start()
+            workers = Workers(service, count=settings.workers, lease_s=settings.lease_s,
+                              approval_ttl_s=settings.approval_ttl_s, sweep_s=settings.approval_sweep_s) if settings.workers else None
+            app.state.runtime = Runtime(settings=settings, service=service, workers=workers, backend=ops)
+            if workers:
+                await workers.start()
             try:
                 yield
             finally:
-                await queue.stop()
+                if workers:
+                    await workers.stop()
 
     app = FastAPI(title="Recourse", version="0.1.0", lifespan=lifespan,
                   description="Autonomous handling of logistics exceptions: classify, plan, gate, execute, verify.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,16 +11,26 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECOURSE_", extra="ignore")
 
     data_dir: Path = Field(Path(".recourse"), description="cases, audit, checkpoints, simulator state")
-    decision_backend: str = Field("rules", description="rules (default; an LLM backend comes later)")
+    decision_backend: str = Field("auto", description="auto (hybrid when an LLM is configured, else rules) | rules | hybrid | llm")
+    llm_base_url: str | None = Field(None, description="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8081/v1; unset: OpenAI")
+    llm_model: str = Field("gpt-4o-mini", description="the model name sent with every request (a llama-server alias works)")
+    llm_api_key: SecretStr | None = Field(None, description="bearer key; a local server needs none")
+    llm_timeout_s: float = Field(20.0, gt=0, description="one LLM request, end to end; past it the rules decide")
+    llm_max_tokens: int = Field(400, ge=16, le=8192, description="completion tokens per decision")
     retry_base_delay_s: float = Field(0.5, ge=0, description="first backoff delay; doubles per retry")
-    workers: int = Field(4, ge=1, le=256, description="cases run concurrently inside the service")
-    queue_size: int = Field(1000, ge=1, description="accepted-but-not-started cases before 429")
+    workers: int = Field(4, ge=0, le=256, description="cases run concurrently in this process (0: only `recourse worker`s run them)")
+    queue_size: int = Field(1000, ge=1, description="queued (accepted, not started) cases before submissions get 429")
+    lease_s: float = Field(10, gt=0, description="a worker's claim on a case lasts this long unless renewed")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body accepted")
     approval_ttl_s: float = Field(4 * 3600, gt=0, description="held actions expire into escalated after this")
     approval_sweep_s: float = Field(30, gt=0, description="how often expired approvals are looked for")
     world: Path | None = Field(None, description="scenario file whose world seeds the simulator")
     host: str = "127.0.0.1"
     port: int = 8080
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_base_url is not None or self.llm_api_key is not None
 
 
 def get_settings() -> Settings:

@@ -1,7 +1,9 @@
 """Cases: read one (with its plan, gate decisions, actions, verification, packet), list, audit, approve."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from api.deps import Runtime, require, runtime
 from api.schemas import ApprovalRequest, AuditEntry, CasePage, CaseStatus, CaseSummary, CaseView
@@ -11,6 +13,7 @@ from store.models import CaseRow
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 readers = require(Role.submitter, Role.dispatcher)
+APPROVAL_WAIT_S = 10.0
 
 
 async def _visible_case(case_id: str, rt: Runtime, who: Principal) -> CaseRow:
@@ -50,12 +53,24 @@ async def case_audit(case_id: str, rt: Runtime = Depends(runtime), who: Principa
     return [AuditEntry(**e) for e in await rt.service.store.audit_entries(case_id)]
 
 
-@router.post("/{case_id}/approvals", response_model=CaseView, responses={409: {"description": "nothing is waiting for approval"}})
-async def answer_approval(case_id: str, body: ApprovalRequest, rt: Runtime = Depends(runtime),
+@router.post("/{case_id}/approvals", response_model=CaseView,
+             responses={202: {"model": CaseView, "description": "answer recorded; the case is still being resumed"},
+                        409: {"description": "nothing is waiting for approval"}})
+async def answer_approval(case_id: str, body: ApprovalRequest, response: Response, rt: Runtime = Depends(runtime),
                           who: Principal = Depends(require(Role.dispatcher))) -> CaseView:
-    """Resumes the case: approved actions pass the gate again (with the approval in its input) and run."""
+    """Records the answer; a worker resumes the case: approved actions pass the gate again (with the
+    approval in its input) and run. Waits briefly for the outcome: 200 with it, or 202 if still running."""
     row = await _visible_case(case_id, rt, who)
-    if row.status != "awaiting_approval":
-        raise HTTPException(409, detail=f"case {case_id} is {row.status}, not awaiting approval")
-    await rt.service.answer_approval(case_id, body.decision, by=who.key_id, comment=body.comment)
+    if row.status != "awaiting_approval" or not await rt.service.request_approval_answer(
+            case_id, body.decision, by=who.key_id, comment=body.comment):
+        raise HTTPException(409, detail=f"case {case_id} is {row.status}, not waiting for an answer")
+    rt.work_admitted()
+    deadline = asyncio.get_running_loop().time() + APPROVAL_WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        row = await rt.service.store.get_case(case_id)
+        if row.approval is None and row.status != "running":
+            break
+        await asyncio.sleep(0.02)
+    else:
+        response.status_code = 202
     return await get_case(case_id, rt, who)

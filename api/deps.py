@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from graph.cases import CaseService
 from service.keys import Principal, Role, authenticate
-from service.work import CaseQueue
+from service.work import Workers
 from settings import Settings
 from tools.backend import OperationsBackend
 
@@ -19,8 +19,12 @@ bearer = HTTPBearer(auto_error=False)
 class Runtime:
     settings: Settings
     service: CaseService
-    queue: CaseQueue
+    workers: Workers | None  # None when workers run in other processes (`recourse worker`)
     backend: OperationsBackend
+
+    def work_admitted(self) -> None:
+        if self.workers is not None:
+            self.workers.notify()
 
 
 def runtime(request: Request) -> Runtime:

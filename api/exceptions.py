@@ -8,7 +8,7 @@ from api.deps import Runtime, require, runtime
 from api.schemas import Submitted
 from service import metrics
 from service.keys import Principal, Role
-from service.work import QueueFull
+from graph.cases import QueueFull
 from tools.errors import OpsError, OpsNotFound
 
 router = APIRouter(prefix="/v1/exceptions", tags=["exceptions"])
@@ -27,20 +27,14 @@ async def submit_exception(event: Event, response: Response, rt: Runtime = Depen
     except OpsError as exc:
         raise HTTPException(503, detail=f"operations backend unavailable: {exc}", headers={"Retry-After": "5"}) from None
     try:
-        rt.queue.reserve()
+        submission = await rt.service.submit(event, submitted_by=who.key_id, max_queued=rt.settings.queue_size)
     except QueueFull:
         metrics.REJECTED_FULL.inc()
         raise HTTPException(429, detail="work queue is full; retry later", headers={"Retry-After": "2"}) from None
-    try:
-        submission = await rt.service.submit(event, submitted_by=who.key_id)
-    except BaseException:
-        rt.queue.release()
-        raise
     metrics.CASES_SUBMITTED.labels(verdict="created" if submission.created else "existing").inc()
     if submission.created:
-        rt.queue.enqueue_reserved(submission.case_id)
-    else:
-        rt.queue.release()
-        response.status_code = status.HTTP_200_OK
+        rt.work_admitted()
+        return Submitted(case_id=submission.case_id, status="queued", created=True)
+    response.status_code = status.HTTP_200_OK
     row = await rt.service.store.get_case(submission.case_id)
-    return Submitted(case_id=submission.case_id, status=row.status, created=submission.created, note=submission.note)
+    return Submitted(case_id=submission.case_id, status=row.status, created=False, note=submission.note)

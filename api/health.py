@@ -22,7 +22,7 @@ async def readyz(rt: Runtime = Depends(runtime)) -> dict:
         await rt.service.store.list_cases(limit=1)
     except Exception as exc:  # noqa: BLE001 - not ready is the answer, whatever the cause
         raise HTTPException(503, detail=f"store not reachable: {exc}") from None
-    return {"status": "ready", "queue_depth": rt.queue.depth, "policy_revision": rt.service.deps.gate.revision}
+    return {"status": "ready", "queued": await rt.service.store.count_queued(), "policy_revision": rt.service.deps.gate.revision}
 
 
 @router.get("/metrics")

@@ -27,6 +27,10 @@ def case_id_for(event_id: str) -> str:
     return "case-" + re.sub(r"[^A-Za-z0-9._:-]", "_", event_id)
 
 
+class QueueFull(Exception):
+    """The work queue holds its maximum of waiting cases; nothing was written."""
+
+
 @dataclass
 class Submission:
     case_id: str
@@ -42,9 +46,12 @@ class CaseService:
     def store(self) -> Store:
         return self.deps.store
 
-    async def submit(self, event: Event, submitted_by: str | None = None) -> Submission:
-        """A repeated event id returns its case; an event for a pickup with an open case joins that case."""
-        case_id, verdict = await self.store.admit(case_id_for(event.id), event.model_dump(), submitted_by)
+    async def submit(self, event: Event, submitted_by: str | None = None, max_queued: int | None = None) -> Submission:
+        """A repeated event id returns its case; an event for a pickup with an open case joins that case.
+        Raises `QueueFull` (writing nothing) when `max_queued` cases already wait."""
+        case_id, verdict = await self.store.admit(case_id_for(event.id), event.model_dump(), submitted_by, max_queued)
+        if verdict == "full":
+            raise QueueFull(max_queued)
         notes = {"created": "", "duplicate": "duplicate event id", "joined": "joined the open case for this pickup"}
         return Submission(case_id, verdict == "created", notes[verdict])
 
@@ -63,8 +70,24 @@ class CaseService:
         return await self.graph.ainvoke({"case_id": case_id, "event": row.event}, config, context=self.deps)
 
     async def answer_approval(self, case_id: str, decision: str, by: str, comment: str = "") -> dict[str, Any]:
+        """Resume a case paused for approval with the dispatcher's answer (in this process, now)."""
         command = Command(resume={"decision": decision, "by": by, "comment": comment})
         return await self.graph.ainvoke(command, self._config(case_id), context=self.deps)
+
+    async def request_approval_answer(self, case_id: str, decision: str, by: str, comment: str = "") -> bool:
+        """Record a dispatcher's answer for a worker to apply; False if the case is not waiting or already answered."""
+        return await self.store.set_approval(case_id, {"decision": decision, "by": by, "comment": comment})
+
+    async def apply_approval(self, case_id: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """A worker applies a recorded answer: resume the interrupt, or, if a crash came after the resume
+        began, carry on from the checkpoint. Clears the recorded answer."""
+        snapshot = await self.graph.aget_state(self._config(case_id))
+        if snapshot.interrupts:
+            final = await self.answer_approval(case_id, answer["decision"], answer.get("by") or "", answer.get("comment") or "")
+        else:
+            final = await self.run(case_id)
+        await self.store.update_case(case_id, approval=None)
+        return final
 
     async def abandon_open_cases(self, why: str) -> list[str]:
         rows = await self.store.list_cases(statuses=("queued", "running", "awaiting_approval"), limit=1_000_000)

@@ -1,9 +1,17 @@
-"""The service's work queue: bounded, drained by a fixed pool of workers, resumed after a restart,
-and swept for approvals that waited too long."""
+"""Workers: claim cases from the store under a lease, run them, release them.
+
+The same loop runs inside the API process (`recourse serve`) or in separate processes
+(`recourse worker`). A claim is a lease: a worker renews it while it works; if the worker dies, the
+lease runs out and another worker resumes the case from its checkpoint. Idempotency keys make that
+resume repeat no side effect.
+"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 from datetime import datetime, timedelta, timezone
 
 from graph.cases import CaseService
@@ -12,77 +20,82 @@ from service import metrics
 log = logging.getLogger("recourse.work")
 
 
-class QueueFull(Exception):
-    pass
-
-
-class CaseQueue:
-    def __init__(self, service: CaseService, *, workers: int, size: int, approval_ttl_s: float, sweep_s: float):
-        self.service, self.size = service, size
+class Workers:
+    def __init__(self, service: CaseService, *, count: int, lease_s: float = 30.0, idle_poll_s: float = 0.2,
+                 approval_ttl_s: float = 4 * 3600, sweep_s: float = 30.0):
+        self.service, self.count, self.lease_s, self.idle_poll_s = service, count, lease_s, idle_poll_s
         self.approval_ttl_s, self.sweep_s = approval_ttl_s, sweep_s
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._reserved = 0
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.work_available = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._workers = workers
 
     @property
-    def depth(self) -> int:
-        return self._queue.qsize() + self._reserved
+    def store(self):
+        return self.service.store
 
-    def reserve(self) -> None:
-        """Claims a slot before anything is written, so a full queue rejects without accepting half-way."""
-        if self.depth >= self.size:
-            raise QueueFull()
-        self._reserved += 1
-
-    def release(self) -> None:
-        self._reserved -= 1
-
-    def enqueue_reserved(self, case_id: str) -> None:
-        self._reserved -= 1
-        self._queue.put_nowait(case_id)
-        metrics.QUEUE_DEPTH.set(self.depth)
+    def notify(self) -> None:
+        """Called when this process admits work, so its idle workers claim it at once instead of at the next poll."""
+        self.work_available.set()
 
     async def start(self) -> None:
-        """Re-queues every case a previous process accepted but did not finish, then starts the workers."""
-        for row in await self.service.store.list_cases(statuses=("queued", "running"), limit=1_000_000):
-            self._queue.put_nowait(row.id)
-        self._tasks = [asyncio.create_task(self._work(n)) for n in range(self._workers)]
-        self._tasks.append(asyncio.create_task(self._sweep_expired_approvals()))
+        self._tasks = [asyncio.create_task(self._loop(n)) for n in range(self.count)]
+        self._tasks.append(asyncio.create_task(self._sweep_loop()))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _work(self, n: int) -> None:
+    async def _loop(self, n: int) -> None:
+        owner = f"{self.owner}/{n}"
+        idle = 0.01
         while True:
-            case_id = await self._queue.get()
-            metrics.QUEUE_DEPTH.set(self.depth)
-            try:
-                row = await self.service.store.get_case(case_id)
-                if row is None or row.status not in ("queued", "running"):
-                    continue  # finished or abandoned while it waited
-                final = await self.service.run(case_id)
-                metrics.observe_case(final)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - one broken case must not stop the worker
-                log.exception("case failed case_id=%s worker=%d", case_id, n)
-                await self.service.store.update_case(case_id, status="failed")
-            finally:
-                self._queue.task_done()
+            row = await self.store.claim(owner, self.lease_s)
+            if row is None:
+                self.work_available.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.work_available.wait(), timeout=idle)
+                idle = min(idle * 2, self.idle_poll_s)
+                continue
+            idle = 0.01
+            await self._process(row, owner)
 
-    async def _sweep_expired_approvals(self) -> None:
+    async def _process(self, row, owner: str) -> None:
+        heartbeat = asyncio.create_task(self._renew(row.id, owner))
+        try:
+            if row.approval:
+                final = await self.service.apply_approval(row.id, row.approval)
+            else:
+                final = await self.service.run(row.id)
+            metrics.observe_case(final)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one broken case must not stop the worker
+            log.exception("case failed case_id=%s owner=%s", row.id, owner)
+            await self.store.update_case(row.id, status="failed")
+        finally:
+            heartbeat.cancel()
+            await self.store.release(row.id, owner)
+
+    async def _renew(self, case_id: str, owner: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            await self.store.renew(case_id, owner, self.lease_s)
+
+    async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(self.sweep_s)
-            await self.expire_approvals()
+            with contextlib.suppress(Exception):
+                await self.expire_approvals()
 
     async def expire_approvals(self, now: datetime | None = None) -> list[str]:
+        """Answers approvals that waited longer than the TTL with "expired"; a worker then escalates them."""
         cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=self.approval_ttl_s)
         expired = []
-        for row in await self.service.store.list_cases(status="awaiting_approval", limit=1_000_000):
-            if datetime.fromisoformat(row.updated_at) <= cutoff:
-                await self.service.answer_approval(row.id, "expired", by="recourse", comment="approval TTL elapsed")
-                expired.append(row.id)
+        for row in await self.store.list_cases(status="awaiting_approval", limit=1_000_000):
+            if row.approval is None and datetime.fromisoformat(row.updated_at) <= cutoff:
+                if await self.service.request_approval_answer(row.id, "expired", by="recourse", comment="approval TTL elapsed"):
+                    expired.append(row.id)
+        if expired:
+            self.notify()
         return expired

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import and_, event, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -26,37 +27,57 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
+def _sqlite_manual_transactions(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # let the "begin" hook below emit BEGIN itself
+
+
+def _sqlite_begin_immediate(conn) -> None:
+    """Writers take SQLite's write lock when they begin, so two processes appending to the audit chain
+    serialise instead of both reading the same head (or failing to upgrade a read lock)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Store:
+    """Readers use `engine`; every write goes through `writer`, one transaction per call.
+
+    Safe with several processes on one SQLite file: the chain head is read inside the write
+    transaction, which holds the database's write lock.
+    """
+
     def __init__(self, url: str):
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url)
+        self.writer: AsyncEngine = create_async_engine(url)
         if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            for engine in (self.engine, self.writer):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.writer.sync_engine, "connect", _sqlite_manual_transactions)
+            event.listen(self.writer.sync_engine, "begin", _sqlite_begin_immediate)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._audit_lock = asyncio.Lock()
-        self._head: tuple[int, str] | None = None
-        self._pending_head: tuple[int, str] | None = None
+        self._write_lock = asyncio.Lock()  # one writer per process: SQLite would make the rest wait anyway
 
     @classmethod
     async def open(cls, url: str) -> "Store":
         store = cls(url)
-        async with store.engine.begin() as conn:
+        async with store.writer.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
         return store
 
     async def close(self) -> None:
         await self.engine.dispose()
+        await self.writer.dispose()
 
     # -- cases ---------------------------------------------------------------------------------
-    async def admit(self, case_id: str, event: dict[str, Any], submitted_by: str | None = None) -> tuple[str, str]:
+    async def admit(self, case_id: str, event: dict[str, Any], submitted_by: str | None = None,
+                    max_queued: int | None = None) -> tuple[str, str]:
         """Admit an event in one transaction: a new case, the case that already has this event id, or the
         open case for the same pickup (the event joins it as evidence). Returns (case id, "created" |
-        "duplicate" | "joined")."""
-        async with self._audit_transaction() as conn:
+        "duplicate" | "joined" | "full"); "full" writes nothing: `max_queued` cases already wait."""
+        async with self._write() as conn:
             row = (await conn.execute(select(CaseRow.id).where(CaseRow.event_id == event["id"]))).first()
             if row is not None:
                 return row.id, "duplicate"
@@ -64,6 +85,10 @@ class Store:
                                                                CaseRow.status.in_(OPEN_STATUSES))
                                       .order_by(CaseRow.created_at).limit(1))).first()
             target, verdict, kind = (row.id, "joined", "evidence.joined") if row else (case_id, "created", "case.submitted")
+            if verdict == "created" and max_queued is not None:
+                queued = (await conn.execute(select(func.count()).select_from(CaseRow).where(CaseRow.status == "queued"))).scalar_one()
+                if queued >= max_queued:
+                    return case_id, "full"
             now = utcnow()
             if verdict == "created":
                 await conn.execute(insert(CaseRow).values(id=case_id, event_id=event["id"], pickup_id=event["pickup_id"],
@@ -95,8 +120,53 @@ class Store:
 
     # -- API keys ------------------------------------------------------------------------------
     async def add_api_key(self, key_id: str, secret_sha256: str, role: str, label: str = "") -> None:
-        async with self.session.begin() as s:
-            s.add(ApiKeyRow(id=key_id, secret_sha256=secret_sha256, role=role, label=label, created_at=utcnow()))
+        async with self._write() as conn:
+            await conn.execute(insert(ApiKeyRow).values(id=key_id, secret_sha256=secret_sha256, role=role, label=label,
+                                                        created_at=utcnow()))
+
+    # -- work claims ---------------------------------------------------------------------------
+    async def claim(self, owner: str, lease_s: float) -> CaseRow | None:
+        """Take the oldest case with work to do: queued, holding a dispatcher's answer, or running under a
+        lease that expired (its worker died). The claim holds a lease until renewed or released."""
+        now = time.time()
+        claimable = or_(CaseRow.status == "queued",
+                        and_(CaseRow.status == "running", or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)),
+                        and_(CaseRow.status == "awaiting_approval", CaseRow.approval.is_not(None),
+                             or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)))
+        async with self._write() as conn:
+            row = (await conn.execute(select(CaseRow.id, CaseRow.status).where(claimable)
+                                      .order_by(CaseRow.created_at).limit(1))).first()
+            if row is None:
+                return None
+            status = "running" if row.status == "queued" else row.status
+            await conn.execute(update(CaseRow).where(CaseRow.id == row.id)
+                               .values(status=status, lease_owner=owner, lease_until=now + lease_s))
+        return await self.get_case(row.id)
+
+    async def renew(self, case_id: str, owner: str, lease_s: float) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.lease_owner == owner)
+                                        .values(lease_until=time.time() + lease_s))
+        return result.rowcount == 1
+
+    async def release(self, case_id: str, owner: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.lease_owner == owner)
+                               .values(lease_owner=None, lease_until=None))
+
+    async def set_approval(self, case_id: str, answer: dict[str, Any]) -> bool:
+        """Store a dispatcher's answer once, for a case that is waiting for one."""
+        async with self._write() as conn:
+            result = await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.status == "awaiting_approval",
+                                                              CaseRow.approval.is_(None))
+                                        .values(approval=answer, updated_at=utcnow()))
+            if result.rowcount == 1:
+                await self._append_rows(conn, case_id, [("approval.answered", answer)], utcnow())
+        return result.rowcount == 1
+
+    async def count_queued(self) -> int:
+        async with self.session() as s:
+            return (await s.execute(select(func.count()).select_from(CaseRow).where(CaseRow.status == "queued"))).scalar_one()
 
     async def get_api_key(self, key_id: str) -> ApiKeyRow | None:
         async with self.session() as s:
@@ -110,7 +180,7 @@ class Store:
         Returns the audit sequence numbers (the ids that explanations cite).
         """
         at = utcnow()
-        async with self._audit_transaction() as conn:
+        async with self._write() as conn:
             seqs = await self._append_rows(conn, case_id, audit, at)
             if case:
                 await conn.execute(update(CaseRow).where(CaseRow.id == case_id).values(**case, updated_at=at))
@@ -119,24 +189,17 @@ class Store:
         return seqs
 
     @asynccontextmanager
-    async def _audit_transaction(self):
-        """One transaction under the audit lock; the cached chain head moves only when it commits."""
-        async with self._audit_lock:
-            self._pending_head = None
-            try:
-                async with self.engine.begin() as conn:
-                    yield conn
-            except BaseException:
-                self._head = None  # reload from the database next time
-                raise
-            if self._pending_head:
-                self._head = self._pending_head
+    async def _write(self):
+        async with self._write_lock:
+            async with self.writer.begin() as conn:
+                yield conn
 
     async def _append_rows(self, conn, case_id: str, entries, at: str) -> list[int]:
-        """Chain entries onto the head; call inside `_audit_transaction`."""
+        """Chain entries onto the head, read in this same write transaction."""
         if not entries:
             return []
-        seq, prev = self._head or await self._load_head()
+        last = (await conn.execute(select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1))).first()
+        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
         rows = []
         for kind, payload in entries:
             seq += 1
@@ -145,16 +208,10 @@ class Store:
             rows.append({"seq": seq, "case_id": case_id, "kind": kind, "payload": body, "at": at, "prev_hash": prev, "hash": digest})
             prev = digest
         await conn.execute(insert(AuditRow), rows)
-        self._pending_head = (seq, prev)
         return [r["seq"] for r in rows]
 
     async def append_audit(self, case_id: str, entries: list[tuple[str, dict[str, Any]]]) -> list[int]:
         return await self.record(case_id, audit=entries)
-
-    async def _load_head(self) -> tuple[int, str]:
-        async with self.session() as s:
-            last = (await s.execute(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1))).scalar_one_or_none()
-        return (last.seq, last.hash) if last else (0, GENESIS)
 
     async def audit_entries(self, case_id: str) -> list[dict[str, Any]]:
         async with self.session() as s:

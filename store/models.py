@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -22,6 +22,9 @@ class CaseRow(Base):
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_by: Mapped[str | None] = mapped_column(String(64), index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    approval: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # a dispatcher's answer waiting for a worker
     created_at: Mapped[str] = mapped_column(String(40))
     updated_at: Mapped[str] = mapped_column(String(40))
 

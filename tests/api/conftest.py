@@ -26,14 +26,14 @@ class Api:
     def case(self, case_id: str, role: str = "dispatcher") -> dict:
         return self.client.get(f"/v1/cases/{case_id}", headers=self.as_(role)).json()
 
-    def wait(self, case_id: str, timeout: float = 10) -> dict:
+    def wait(self, case_id: str, timeout: float = 10, until=lambda view: view["status"] not in ("queued", "running")) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             view = self.case(case_id)
-            if view["status"] not in ("queued", "running"):
+            if until(view):
                 return view
             time.sleep(0.02)
-        raise AssertionError(f"case {case_id} did not finish: {view['status']}")
+        raise AssertionError(f"case {case_id} did not get there: {view['status']}")
 
     @property
     def runtime(self):
@@ -41,8 +41,8 @@ class Api:
 
 
 def start(tmp_path: Path, scenario: str, **settings) -> tuple[TestClient, Api]:
-    config = Settings(data_dir=tmp_path, world=SCENARIOS / f"{scenario}.yaml", workers=2, retry_base_delay_s=0,
-                      **settings)
+    config = Settings(**{"data_dir": tmp_path, "world": SCENARIOS / f"{scenario}.yaml", "workers": 2,
+                         "retry_base_delay_s": 0, **settings})
     client = TestClient(create_app(config))
     client.__enter__()
     store = client.app.state.runtime.service.store

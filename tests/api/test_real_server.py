@@ -64,7 +64,7 @@ def test_kill_9_mid_run_then_restart_finishes_every_case_without_duplicates(tmp_
     world = tmp_path / "fleet.yaml"
     faults = [{"tool": "reassign_driver", "call": n, "error": "timeout", "applied": True} for n in range(1, 4 * count, 3)]
     world.write_text(yaml.safe_dump(fleet_scenario(count, faults)))
-    server = Server(tmp_path, world=world, retry_base_delay_s=0.5, workers=4).start()
+    server = Server(tmp_path, world=world, retry_base_delay_s=0.5, workers=4, lease_s=2).start()
     case_ids = []
     with httpx.Client(base_url=server.url, timeout=10) as client:
         for i in range(count):
@@ -75,15 +75,21 @@ def test_kill_9_mid_run_then_restart_finishes_every_case_without_duplicates(tmp_
     server.kill()
     assert statuses["resolved"] < count, f"nothing was in flight when killed: {statuses}"
 
-    restarted = Server(tmp_path, port=server.port, retry_base_delay_s=0.5, workers=4).start()
+    restarted = Server(tmp_path, port=server.port, retry_base_delay_s=0.5, workers=4, lease_s=2).start()
     try:
         with httpx.Client(base_url=restarted.url, timeout=10) as client:
             views = [wait_terminal(client, c, keys["dispatcher"], timeout=60) for c in case_ids]
             sim = client.get("/v1/sim/effects", headers=keys["admin"]).json()
     finally:
         restarted.stop()
-    assert [v["status"] for v in views] == ["resolved"] * count
+    # Faults land on global call numbers, so a case whose three attempts all hit one escalates; that is correct.
+    outcomes = {v["event_id"]: (v["status"], (v["escalation"] or {}).get("reason")) for v in views}
+    assert set(outcomes.values()) <= {("resolved", None), ("escalated", "retries_exhausted")}, outcomes
     effects = sim["effects"]
     assert duplicate_count(effects) == 0
-    assert Counter(e["tool"] for e in effects) == {"reassign_driver": count, "notify_customer": count}
-    assert all(sim["world"]["pickups"][f"P{i}"]["driver_id"] == f"R{i}" for i in range(count))
+    per_pickup = Counter((e["tool"], e["args"]["pickup_id"]) for e in effects)
+    for i in range(count):
+        resolved = outcomes[f"EVT-{i}"][0] == "resolved"
+        assert per_pickup[("reassign_driver", f"P{i}")] == 1 and per_pickup[("notify_customer", f"P{i}")] == int(resolved)
+        assert sim["world"]["pickups"][f"P{i}"]["driver_id"] == f"R{i}"
+    assert sum(status == "resolved" for status, _ in outcomes.values()) >= count - 3

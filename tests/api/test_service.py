@@ -74,15 +74,12 @@ def test_bad_input_gets_a_4xx_naming_the_field(api_for):
 
 
 def test_full_queue_answers_429_and_accepts_nothing(api_for):
-    api = api_for(queue_size=2)
-    queue = api.runtime.queue
-    queue.reserve()
-    queue.reserve()
+    api = api_for(queue_size=1, workers=0)  # no worker drains the queue
+    other = event(MILAN, pickup_id="P2")
+    assert api.submit(other).status_code == 202
     refused = api.submit(event(AMS))
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert api.client.get("/v1/cases", headers=api.as_("dispatcher")).json()["items"] == []
-    queue.release()
-    assert api.submit(event(AMS)).status_code == 202
+    assert [c["event_id"] for c in api.client.get("/v1/cases", headers=api.as_("dispatcher")).json()["items"]] == [other["id"]]
 
 
 def test_dispatcher_approval_resumes_the_case_and_the_action_is_gated_again(api_for):
@@ -106,8 +103,8 @@ def test_unanswered_approval_expires_into_escalated(api_for):
     case_id = api.submit(event(MILAN)).json()["case_id"]
     api.wait(case_id)
     later = datetime.now(timezone.utc) + timedelta(minutes=2)
-    expired = api.client.portal.call(api.runtime.queue.expire_approvals, later)
-    view = api.case(case_id)
+    expired = api.client.portal.call(api.runtime.workers.expire_approvals, later)
+    view = api.wait(case_id, until=lambda v: v["status"] == "escalated")
     assert expired == [case_id] and view["status"] == "escalated" and view["escalation"]["reason"] == "approval_expired"
     assert api.runtime.backend.effects == []
 
