@@ -13,6 +13,7 @@ from graph.cases import open_case_service
 from service.work import Workers
 from settings import Settings, get_settings
 from tools.backend import OperationsBackend
+from tools.http_backend import HttpOperationsBackend
 from tools.sim.persist import PersistentSimulatedBackend
 
 
@@ -26,12 +27,18 @@ def simulator_for(settings: Settings) -> PersistentSimulatedBackend:
     return PersistentSimulatedBackend.open(settings.data_dir, scenario.world, scenario.faults)
 
 
+def operations_backend(settings: Settings) -> OperationsBackend:
+    if settings.ops_url:
+        return HttpOperationsBackend(settings.ops_url)
+    return simulator_for(settings)
+
+
 def create_app(settings: Settings | None = None, backend: OperationsBackend | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        ops = backend or simulator_for(settings)
+        ops = backend or operations_backend(settings)
         async with open_case_service(ops, settings.data_dir, sleep=asyncio.sleep,
                                      base_delay_s=settings.retry_base_delay_s) as service:
             workers = Workers(service, count=settings.workers, lease_s=settings.lease_s,
@@ -50,6 +57,6 @@ def create_app(settings: Settings | None = None, backend: OperationsBackend | No
     errors.install(app, settings.max_body_bytes)
     for router in (exceptions.router, cases.router, health.router):
         app.include_router(router)
-    if backend is None or hasattr(backend, "reset"):
-        app.include_router(sim.router)
+    if (backend is None and not settings.ops_url) or isinstance(backend, PersistentSimulatedBackend):
+        app.include_router(sim.router)  # simulator controls exist only for an in-process simulator
     return app

@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body accepted")
     approval_ttl_s: float = Field(4 * 3600, gt=0, description="held actions expire into escalated after this")
     approval_sweep_s: float = Field(30, gt=0, description="how often expired approvals are looked for")
-    world: Path | None = Field(None, description="scenario file whose world seeds the simulator")
+    world: Path | None = Field(None, description="scenario file whose world seeds the in-process simulator")
+    ops_url: str | None = Field(None, description="operations backend over HTTP (e.g. `recourse sim serve`); unset: in-process simulator")
     host: str = "127.0.0.1"
     port: int = 8080
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.fleet import fleet_event, fleet_scenario  # noqa: E402
 from evals.grading import duplicate_count  # noqa: E402
-from tests.api.server import Server, create_key  # noqa: E402
+from tests.api.server import Server, SimServer, Worker, create_key  # noqa: E402
 
 TERMINAL = {"resolved", "escalated", "awaiting_approval", "failed"}
 
@@ -81,31 +81,47 @@ async def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--topology", choices=["inline", "split"], default="inline",
+                        help="inline: cases run inside the API process; split: API, `recourse worker` and the "
+                             "simulator as three processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         world = data / "fleet.yaml"
         world.write_text(yaml.safe_dump(fleet_scenario(args.n)))
         submitter, dispatcher, admin = (create_key(data, role) for role in ("submitter", "dispatcher", "admin"))
-        server = Server(data, world=world, workers=args.workers, queue_size=args.n + 1).start()
+        processes = []
+        if args.topology == "inline":
+            server = Server(data, world=world, workers=args.workers, queue_size=args.n + 1)
+        else:
+            sim = SimServer(data / "sim", world).start()
+            server = Server(data, ops_url=sim.url, workers=0, queue_size=args.n + 1)
+            processes += [sim, Worker(data, sim.url, workers=args.workers)]
+        processes.append(server.start())
+        if args.topology == "split":
+            processes[1].start()
         try:
             started = time.perf_counter()
             latencies, case_ids, codes = await submit_all(server.url, submitter, args.n, args.concurrency)
             accepted_s = time.perf_counter() - started
             statuses = await wait_all(server.url, dispatcher, case_ids, timeout=max(120, args.n / 5))
             done_s = time.perf_counter() - started
-            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-                sim = (await client.get("/v1/sim/effects", headers={"Authorization": f"Bearer {admin}"})).json()
+            async with httpx.AsyncClient(timeout=60) as client:
+                if args.topology == "inline":
+                    effects = (await client.get(f"{server.url}/v1/sim/effects", headers={"Authorization": f"Bearer {admin}"})).json()
+                else:
+                    effects = (await client.get(f"{processes[0].url}/effects")).json()
         finally:
-            server.stop()
+            for process in reversed(processes):
+                process.stop()
     terminal = sum(statuses[s] for s in TERMINAL)
-    print(f"submissions            : {args.n} at concurrency {args.concurrency}, {args.workers} case workers")
+    print(f"submissions            : {args.n} at concurrency {args.concurrency}, {args.workers} case workers, {args.topology} topology")
     print(f"HTTP codes             : {dict(codes)}")
     print(f"accepted/s             : {len(case_ids) / accepted_s:8.1f}")
     print(f"accept latency p50/p99 : {statistics.median(latencies) * 1e3:6.1f} ms / {percentile(latencies, 99) * 1e3:6.1f} ms  (goal p99 <= 20 ms)")
     print(f"cases completed/s      : {terminal / done_s:8.1f}  ({dict(statuses)})")
     print(f"lost                   : {len(case_ids) - terminal}")
-    print(f"duplicate effects      : {duplicate_count(sim['effects'])}")
+    print(f"duplicate effects      : {duplicate_count(effects['effects'])}")
 
 
 if __name__ == "__main__":

@@ -111,30 +111,76 @@ keys_app = typer.Typer(help="API keys for the service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
+def _settings(**options):
+    from settings import Settings
+
+    return Settings(**{k: v for k, v in options.items() if v is not None})
+
+
+def _check_world(settings) -> None:
+    from tools.sim.persist import PersistentSimulatedBackend
+
+    if settings.world is not None and not settings.world.exists():
+        _fail(f"--world: no such file {settings.world}")
+    if settings.world is None and not PersistentSimulatedBackend.exists(settings.data_dir):
+        _fail(f"--world: no simulator state in {settings.data_dir}; give a scenario file to seed it")
+
+
 @app.command("serve")
 def serve(
     world: Path | None = typer.Option(None, "--world", help="Scenario file whose world (and faults) seed the simulator."),
+    ops_url: str | None = typer.Option(None, "--ops-url", help="Operations backend over HTTP instead of the in-process simulator."),
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
     data_dir: Path | None = typer.Option(None, "--data-dir"),
-    workers: int | None = typer.Option(None, "--workers", help="Cases run concurrently."),
+    workers: int | None = typer.Option(None, "--workers", help="Cases run concurrently in this process (0: leave them to `recourse worker`)."),
 ) -> None:
-    """Run the HTTP service (uvicorn) on the simulated operations backend."""
+    """Run the HTTP service (uvicorn)."""
     import uvicorn
 
     from app import create_app
-    from settings import Settings
 
-    overrides = {k: v for k, v in {"world": world, "host": host, "port": port, "data_dir": data_dir, "workers": workers}.items()
-                 if v is not None}
-    settings = Settings(**overrides)
-    if settings.world is not None and not settings.world.exists():
-        _fail(f"--world: no such file {settings.world}")
-    from tools.sim.persist import PersistentSimulatedBackend
-
-    if settings.world is None and not PersistentSimulatedBackend.exists(settings.data_dir):
-        _fail(f"--world: no simulator state in {settings.data_dir}; give a scenario file to seed it")
+    settings = _settings(world=world, ops_url=ops_url, host=host, port=port, data_dir=data_dir, workers=workers)
+    if not settings.ops_url:
+        _check_world(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command("worker")
+def worker(
+    ops_url: str | None = typer.Option(None, "--ops-url", help="The operations backend (required: a shared system of record)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
+    workers: int | None = typer.Option(None, "--workers", help="Cases run concurrently in this process."),
+) -> None:
+    """Run cases that the API admitted, in a process of their own (claims with leases; several may run)."""
+    from service.work import run_worker_process
+
+    settings = _settings(ops_url=ops_url, data_dir=data_dir, workers=workers)
+    if not settings.ops_url:
+        _fail("--ops-url: a separate worker needs the operations backend as a service (start `recourse sim serve`)")
+    asyncio.run(run_worker_process(settings))
+
+
+sim_app = typer.Typer(help="The simulated operations backend.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+
+
+@sim_app.command("serve")
+def sim_serve(
+    world: Path | None = typer.Option(None, "--world", help="Scenario file whose world (and faults) seed it."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8090, "--port"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Where its state and journal are kept."),
+) -> None:
+    """Serve the simulator over HTTP so several Recourse processes share one system of record."""
+    import uvicorn
+
+    from app import simulator_for
+    from tools.sim.server import create_sim_app
+
+    settings = _settings(world=world, data_dir=data_dir)
+    _check_world(settings)
+    uvicorn.run(create_sim_app(simulator_for(settings)), host=host, port=port, log_level="warning")
 
 
 @keys_app.command("create")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,11 +34,23 @@ async def create_key(store: Store, role: Role, label: str = "") -> str:
     return f"rk_{key_id}_{secret}"
 
 
+_verified: dict[str, tuple[float, Principal]] = {}
+CACHE_S = 30.0  # how long a verified key is trusted without reading the store again
+
+
 async def authenticate(store: Store, presented: str) -> Principal | None:
+    digest = _digest(presented)
+    cached = _verified.get(digest)
+    if cached and time.monotonic() - cached[0] < CACHE_S:
+        return cached[1]
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != "rk":
         return None
     row = await store.get_api_key(parts[1])
     if row is None or not hmac.compare_digest(row.secret_sha256, _digest(parts[2])):
         return None
-    return Principal(key_id=row.id, role=Role(row.role))
+    principal = Principal(key_id=row.id, role=Role(row.role))
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[digest] = (time.monotonic(), principal)
+    return principal

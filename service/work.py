@@ -99,3 +99,27 @@ class Workers:
         if expired:
             self.notify()
         return expired
+
+
+async def run_worker_process(settings) -> None:
+    """`recourse worker`: workers only, against the shared store and an operations backend over HTTP."""
+    import signal
+
+    from graph.cases import open_case_service
+    from tools.http_backend import HttpOperationsBackend
+
+    backend = HttpOperationsBackend(settings.ops_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with open_case_service(backend, settings.data_dir, sleep=asyncio.sleep,
+                                     base_delay_s=settings.retry_base_delay_s) as service:
+            workers = Workers(service, count=max(settings.workers, 1), lease_s=settings.lease_s,
+                              approval_ttl_s=settings.approval_ttl_s, sweep_s=settings.approval_sweep_s)
+            await workers.start()
+            await stop.wait()
+            await workers.stop()
+    finally:
+        await backend.close()

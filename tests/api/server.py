@@ -1,4 +1,4 @@
-"""A real `recourse serve` process on 127.0.0.1 for tests and benchmarks: started, polled until healthy, killed."""
+"""Real `recourse` processes on 127.0.0.1 for tests and benchmarks: started, polled until ready, killed."""
 from __future__ import annotations
 
 import os
@@ -26,28 +26,28 @@ def create_key(data_dir: Path, role: str) -> str:
     return out.stdout.strip()
 
 
-class Server:
-    def __init__(self, data_dir: Path, world: Path | None = None, port: int | None = None, **env: str):
-        self.data_dir, self.world, self.port = data_dir, world, port or free_port()
+class Process:
+    """One `recourse` subcommand; `ready` is a URL polled until it answers 200 (None: started is enough)."""
+
+    def __init__(self, args: list[str], ready: str | None = None, **env: str):
+        self.args, self.ready = args, ready
         self.env = {**os.environ, **{f"RECOURSE_{k.upper()}": str(v) for k, v in env.items()}}
         self.process: subprocess.Popen | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> "Server":
-        command = [str(BIN), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
-        if self.world is not None:
-            command += ["--world", str(self.world)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def start(self, timeout: float = 30):
+        self.process = subprocess.Popen([str(BIN), *self.args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while self.ready and time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"recourse serve exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"recourse {self.args[0]} exited: {self.process.stderr.read().decode()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(self.ready, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise TimeoutError("recourse serve did not become ready")
+        if self.ready:
+            raise TimeoutError(f"recourse {self.args[0]} did not become ready")
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, as when a machine dies."""
@@ -62,3 +62,30 @@ class Server:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class Server(Process):
+    """`recourse serve` on its own port."""
+
+    def __init__(self, data_dir: Path, world: Path | None = None, port: int | None = None, ops_url: str | None = None, **env: str):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = ["serve", "--port", str(self.port), "--data-dir", str(data_dir)]
+        args += ["--world", str(world)] if world is not None else []
+        args += ["--ops-url", ops_url] if ops_url else []
+        super().__init__(args, ready=f"{self.url}/readyz", **env)
+
+
+class SimServer(Process):
+    """`recourse sim serve`: the shared system of record for split topologies."""
+
+    def __init__(self, data_dir: Path, world: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(["sim", "serve", "--port", str(self.port), "--data-dir", str(data_dir), "--world", str(world)],
+                         ready=f"{self.url}/now")
+
+
+class Worker(Process):
+    def __init__(self, data_dir: Path, ops_url: str, workers: int = 4, **env: str):
+        super().__init__(["worker", "--ops-url", ops_url, "--data-dir", str(data_dir), "--workers", str(workers)], **env)
