@@ -23,6 +23,12 @@ from tools.backend import OperationsBackend
 from tools.retry import Breakers, Sleep
 
 
+# A node's checkpoint is on disk before the next node starts. With the default ("async") a crash could
+# lose the plan's checkpoint while execute already applied effects; the resumed run would then re-plan
+# against a world its own actions changed. Found by the crash-resume harness (evals/crash.py).
+DURABILITY = "sync"
+
+
 def case_id_for(event_id: str) -> str:
     return "case-" + re.sub(r"[^A-Za-z0-9._:-]", "_", event_id)
 
@@ -65,14 +71,14 @@ class CaseService:
         if snapshot.values:
             if snapshot.interrupts or not snapshot.next:
                 return snapshot.values  # waiting for a human, or finished
-            return await self.graph.ainvoke(None, config, context=self.deps)
+            return await self.graph.ainvoke(None, config, context=self.deps, durability=DURABILITY)
         row = await self.store.get_case(case_id)
-        return await self.graph.ainvoke({"case_id": case_id, "event": row.event}, config, context=self.deps)
+        return await self.graph.ainvoke({"case_id": case_id, "event": row.event}, config, context=self.deps, durability=DURABILITY)
 
     async def answer_approval(self, case_id: str, decision: str, by: str, comment: str = "") -> dict[str, Any]:
         """Resume a case paused for approval with the dispatcher's answer (in this process, now)."""
         command = Command(resume={"decision": decision, "by": by, "comment": comment})
-        return await self.graph.ainvoke(command, self._config(case_id), context=self.deps)
+        return await self.graph.ainvoke(command, self._config(case_id), context=self.deps, durability=DURABILITY)
 
     async def request_approval_answer(self, case_id: str, decision: str, by: str, comment: str = "") -> bool:
         """Record a dispatcher's answer for a worker to apply; False if the case is not waiting or already answered."""
