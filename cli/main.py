@@ -19,7 +19,7 @@ from evals.runner import run_scenarios
 app = typer.Typer(help="Recourse: autonomous handling of logistics exceptions.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -83,9 +83,32 @@ def run_command(
     console.print(f"data: {target}  (verify with: recourse audit verify --data-dir {target})", highlight=False)
 
 
-@audit_app.command("verify")
-def audit_verify(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir", help="The data directory to check.")) -> None:
-    """Recompute the audit hash chain; exits 1 if any entry was edited, deleted or reordered."""
+@app.command("prune")
+def prune(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir", help="The data directory to compact.")) -> None:
+    """Delete finished cases' checkpoints (their final state and audit trail stay), then compact the file."""
+    from graph.cases import open_case_service
+    from graph.checkpoint import compact
+
+    checkpoints = data_dir / "checkpoints.db"
+    if not checkpoints.exists():
+        _fail(f"--data-dir: no checkpoint database at {checkpoints}")
+
+    async def run() -> tuple[int, int, int]:
+        before = checkpoints.stat().st_size
+        async with open_case_service(_NoBackend(), data_dir, sleep=asyncio.sleep) as service:
+            pruned = await service.prune_finished()
+        await compact(str(checkpoints))
+        return pruned, before, checkpoints.stat().st_size
+
+    pruned, before, after = asyncio.run(run())
+    console.print(f"pruned {pruned} finished case(s); checkpoints {before:,} -> {after:,} bytes")
+
+
+class _NoBackend:
+    """Pruning reads and writes only the store and the checkpoints, never the operations systems."""
+
+
+def _audit_report(data_dir: Path, expect: tuple[int, str] | None = None):
     from store import Store
 
     db = data_dir / "recourse.db"
@@ -95,16 +118,39 @@ def audit_verify(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir", 
     async def check():
         store = Store(f"sqlite+aiosqlite:///{db}")
         try:
-            return await store.verify_audit()
+            return await store.verify_audit(expect)
         finally:
             await store.close()
 
-    report = asyncio.run(check())
+    return asyncio.run(check())
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: Path = typer.Option(Path(".recourse"), "--data-dir", help="The data directory to check."),
+    expect_head: str | None = typer.Option(None, "--expect-head", help="A head exported earlier with `recourse audit head`."),
+    expect_entries: int | None = typer.Option(None, "--expect-entries", help="The entry count exported with that head."),
+) -> None:
+    """Recompute the audit hash chain; exits 1 if any entry was edited, deleted or reordered, or if an
+    exported head is no longer in the chain (a truncated or rewritten tail)."""
+    if (expect_head is None) != (expect_entries is None):
+        _fail("--expect-head and --expect-entries go together")
+    report = _audit_report(data_dir, (expect_entries, expect_head) if expect_head else None)
     if report.ok:
         console.print(f"[green]audit chain intact[/green]: {report.entries} entries, head {report.head}")
         return
     console.print(f"[red]audit chain broken[/red] after {report.entries} good entries: {report.problem}")
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir")) -> None:
+    """Print the chain's entry count and head hash as JSON, to keep elsewhere and check later."""
+    report = _audit_report(data_dir)
+    if not report.ok:
+        console.print(f"[red]audit chain broken[/red]: {report.problem}")
+        raise typer.Exit(1)
+    typer.echo(json.dumps({"entries": report.entries, "head": report.head}))
 
 
 keys_app = typer.Typer(help="API keys for the service.", no_args_is_help=True)

@@ -102,7 +102,24 @@ class CaseService:
         return [row.id for row in rows]
 
     async def state(self, case_id: str) -> dict[str, Any]:
-        return (await self.graph.aget_state(self._config(case_id))).values
+        values = (await self.graph.aget_state(self._config(case_id))).values
+        if values:
+            return values
+        row = await self.store.get_case(case_id)
+        return (row.final_state or {}) if row else {}
+
+    async def prune_finished(self) -> int:
+        """Drop the checkpoints of finished cases, keeping their final state on the case row and the
+        whole audit trail. Cases waiting for a human keep theirs: they must resume."""
+        pruned = 0
+        for row in await self.store.list_cases(statuses=("resolved", "escalated", "failed"), limit=1_000_000):
+            values = (await self.graph.aget_state(self._config(row.id))).values
+            if not values:
+                continue
+            await self.store.update_case(row.id, final_state=values)
+            await self.graph.checkpointer.adelete_thread(row.id)
+            pruned += 1
+        return pruned
 
 
 @asynccontextmanager

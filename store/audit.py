@@ -26,13 +26,16 @@ class ChainReport:
     problem: str | None = None
 
 
-def verify_chain(rows: Iterable[Any]) -> ChainReport:
+def verify_chain(rows: Iterable[Any], expect: tuple[int, str] | None = None) -> ChainReport:
     """Rows in seq order, each with seq, case_id, kind, at, payload, prev_hash, hash.
 
     Detects an edited row (its hash no longer matches), a deleted row (a gap in seq or a broken
-    prev_hash link) and reordered rows (a link that points at the wrong predecessor).
+    prev_hash link) and reordered rows (a link that points at the wrong predecessor). With `expect`
+    (entries, head) exported earlier, also detects a truncated or rewritten tail: entry `entries`
+    must still carry that hash.
     """
     prev, expected_seq, count = GENESIS, 1, 0
+    hash_at: dict[int, str] = {}
     for row in rows:
         if row.seq != expected_seq:
             return ChainReport(False, count, prev, f"entry {expected_seq} is missing (found {row.seq} next)")
@@ -41,4 +44,8 @@ def verify_chain(rows: Iterable[Any]) -> ChainReport:
         if entry_hash(row.prev_hash, row.seq, row.case_id, row.kind, row.at, row.payload) != row.hash:
             return ChainReport(False, count, prev, f"entry {row.seq} was altered (hash mismatch)")
         prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
+        if expect and row.seq == expect[0]:
+            hash_at[row.seq] = row.hash
+    if expect and hash_at.get(expect[0]) != expect[1]:
+        return ChainReport(False, count, prev, f"exported head {expect[1][:16]}... is not entry {expect[0]} any more")
     return ChainReport(True, count, prev)

@@ -218,10 +218,10 @@ class Store:
             rows = (await s.execute(select(AuditRow).where(AuditRow.case_id == case_id).order_by(AuditRow.seq))).scalars()
             return [{"seq": r.seq, "kind": r.kind, "at": r.at, "payload": json.loads(r.payload), "hash": r.hash} for r in rows]
 
-    async def verify_audit(self) -> ChainReport:
+    async def verify_audit(self, expect: tuple[int, str] | None = None) -> ChainReport:
         async with self.session() as s:
             rows = (await s.execute(select(AuditRow).order_by(AuditRow.seq))).scalars().all()
-        return verify_chain(rows)
+        return verify_chain(rows, expect)
 
     # -- ledger --------------------------------------------------------------------------------
     async def _upsert_action(self, conn, case_id: str, result: dict[str, Any], at: str) -> None:

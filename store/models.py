@@ -25,6 +25,7 @@ class CaseRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[float | None] = mapped_column(Float)
     approval: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # a dispatcher's answer waiting for a worker
+    final_state: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # kept when checkpoints are pruned
     created_at: Mapped[str] = mapped_column(String(40))
     updated_at: Mapped[str] = mapped_column(String(40))
 

@@ -1,5 +1,6 @@
 """Tampering with any audit row is detected: edited, deleted, or reordered."""
 import asyncio
+import json
 import sqlite3
 
 import pytest
@@ -69,3 +70,19 @@ def test_cli_audit_verify_exit_codes(tmp_path):
     assert broken.exit_code == 1 and "entry 2 was altered" in broken.output
     missing = runner.invoke(app, ["audit", "verify", "--data-dir", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "--data-dir" in missing.output
+
+
+def test_exported_head_detects_a_truncated_or_rewritten_tail(tmp_path):
+    async def fill():
+        await (await filled_store(tmp_path)).close()
+
+    asyncio.run(fill())
+    runner = CliRunner()
+    exported = json.loads(runner.invoke(app, ["audit", "head", "--data-dir", str(tmp_path)]).output)
+    args = ["audit", "verify", "--data-dir", str(tmp_path), "--expect-head", exported["head"],
+            "--expect-entries", str(exported["entries"])]
+    assert runner.invoke(app, args).exit_code == 0
+    tamper(tmp_path, "DELETE FROM audit WHERE seq = 6")  # the remaining chain is internally valid
+    assert runner.invoke(app, ["audit", "verify", "--data-dir", str(tmp_path)]).exit_code == 0
+    truncated = runner.invoke(app, args)
+    assert truncated.exit_code == 1 and "is not entry 6 any more" in truncated.output
