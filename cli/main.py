@@ -153,6 +153,38 @@ def audit_head(data_dir: Path = typer.Option(Path(".recourse"), "--data-dir")) -
     typer.echo(json.dumps({"entries": report.entries, "head": report.head}))
 
 
+policy_app = typer.Typer(help="Policy versions.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("diff")
+def policy_diff(
+    old: str = typer.Argument(..., help="The current policies: a directory or a git revision (e.g. HEAD)."),
+    new: str = typer.Argument(..., help="The proposed policies: a directory or a git revision."),
+    scenarios: Path = typer.Option(Path("evals/scenarios"), "--scenarios", help="Scenarios to replay under both."),
+) -> None:
+    """List every gate decision (and outcome) that changes between two policy versions."""
+    from evals.policy_diff import diff, materialise
+    from guardrails.policy_files import PolicySet
+
+    try:
+        loaded = load_directory(scenarios)
+    except ScenarioError as exc:
+        _fail(f"--scenarios: {exc}")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            old_set = PolicySet(materialise(old, Path(tmp) / "old"))
+            new_set = PolicySet(materialise(new, Path(tmp) / "new"))
+            console.print(f"policies {old_set.revision} -> {new_set.revision}, {len(loaded)} scenarios")
+            changes = asyncio.run(diff(old_set, new_set, loaded))
+        except ValueError as exc:
+            _fail(str(exc))
+    for change in changes:
+        console.print(f"{change.scenario_id}: {change.what}", highlight=False)
+    affected = sorted({c.scenario_id for c in changes})
+    console.print(f"{len(changes)} changed decision(s) in {len(affected)} scenario(s)")
+
+
 keys_app = typer.Typer(help="API keys for the service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

@@ -22,10 +22,11 @@ class RunResult:
     seconds: float
 
 
-async def observe_case(scenario: Scenario, workdir: Path, backend: SimulatedBackend | None = None):
-    """Submit the scenario's event and run it to the end (or to an approval); returns (final state, audit)."""
+async def observe_case(scenario: Scenario, workdir: Path, backend: SimulatedBackend | None = None, **service_options):
+    """Submit the scenario's event and run it to the end (or to an approval); returns (final state, audit).
+    `service_options` go to `open_case_service` (a gate, a decision backend)."""
     backend = backend or SimulatedBackend(scenario.world, scenario.faults)
-    async with open_case_service(backend, workdir, sleep=backend.sleep) as service:
+    async with open_case_service(backend, workdir, sleep=backend.sleep, **service_options) as service:
         submission = await service.submit(scenario.event)
         final = await service.run(submission.case_id)
         return final, await service.store.audit_entries(submission.case_id)

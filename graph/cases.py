@@ -129,7 +129,7 @@ async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *,
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     gate = gate or RegoGate()
-    config = PolicySet().config  # the repo's limits; an OPA gate is loaded with these same files
+    config = getattr(gate, "policies", PolicySet()).config  # limits come with the policies the gate enforces
     store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
     try:
         async with open_checkpointer(str(data_dir / "checkpoints.db")) as saver:
