@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     approval_ttl_s: float = Field(4 * 3600, gt=0, description="held actions expire into escalated after this")
     approval_sweep_s: float = Field(30, gt=0, description="how often expired approvals are looked for")
     world: Path | None = Field(None, description="scenario file whose world seeds the in-process simulator")
+    sim_fault_rate: float = Field(0.0, ge=0, le=1, description="in-process simulator: share of action calls that fail "
+                                  "(timeout or unavailable, some after taking effect); for soak runs")
+    sim_fault_seed: int = Field(0, description="seed of those faults: the same seed gives the same faults")
+    opa_url: str | None = Field(None, description="decide with this OPA server instead of in-process regopy")
+    opa_timeout_s: float = Field(0.5, gt=0, description="per-decision timeout against OPA; past it the action is denied")
+    opa_upload: bool = Field(True, description="upload the repo's policies to OPA at start (False: only check its bundle)")
     ops_url: str | None = Field(None, description="operations backend over HTTP (e.g. `recourse sim serve`); unset: in-process simulator")
     host: str = "127.0.0.1"
     port: int = 8080

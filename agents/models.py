@@ -48,6 +48,7 @@ class Classification(BaseModel):
     cause: Literal["exception", "customer_request"] = "exception"
     rationale: str
     evidence: list[str] = []
+    decided_by: dict[str, Any] | None = Field(default=None, description="which backend decided, and the LLM call's audit facts")
 
 
 class ProposedAction(BaseModel):
@@ -68,6 +69,7 @@ class Plan(BaseModel):
     rationale: str
     rejected: list[Alternative] = []
     escalate: str | None = Field(default=None, description="an escalation reason when no autonomous remedy exists")
+    decided_by: dict[str, Any] | None = Field(default=None, description="which backend decided, and the LLM call's audit facts")
 
 
 class ScreenedCandidate(BaseModel):
@@ -77,6 +79,7 @@ class ScreenedCandidate(BaseModel):
     distance_km: float
     allowed: bool
     reasons: list[str] = []
+    unavailable: bool = Field(default=False, description="the policy engine gave no answer for this driver")
 
 
 class PlanningInput(BaseModel):

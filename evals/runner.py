@@ -9,7 +9,7 @@ from typing import Callable
 
 from evals.grading import Grade, Observation, grade
 from evals.scenario import Scenario
-from graph.cases import open_case_service
+from graph.cases import gate_from_settings, open_case_service
 from tools.sim import SimulatedBackend
 
 
@@ -32,9 +32,9 @@ async def observe_case(scenario: Scenario, workdir: Path, backend: SimulatedBack
         return final, await service.store.audit_entries(submission.case_id)
 
 
-async def observe(scenario: Scenario, workdir: Path) -> Observation:
+async def observe(scenario: Scenario, workdir: Path, **service_options) -> Observation:
     backend = SimulatedBackend(scenario.world, scenario.faults)
-    final, audit = await observe_case(scenario, workdir, backend)
+    final, audit = await observe_case(scenario, workdir, backend, **service_options)
     allowed = {e["payload"]["key"] for e in audit if e["kind"] == "gate.decision" and e["payload"]["disposition"] == "allowed"}
     return Observation(outcome=final.get("outcome"), category=(final.get("classification") or {}).get("category"),
                        world=backend.snapshot(), effects=list(backend.effects), allowed_keys=allowed,
@@ -44,12 +44,13 @@ async def observe(scenario: Scenario, workdir: Path) -> Observation:
 async def run_scenarios(scenarios: list[Scenario], runs: int = 1, workdir: Path | None = None,
                         on_result: Callable[[RunResult], None] | None = None) -> list[RunResult]:
     results: list[RunResult] = []
+    gate = gate_from_settings()  # once: an OPA gate checks the server's policies when it is made
     with tempfile.TemporaryDirectory(prefix="recourse-eval-") as tmp:
         root = Path(workdir or tmp)
         for run in range(1, runs + 1):
             for scenario in scenarios:
                 started = time.perf_counter()
-                seen = await observe(scenario, root / f"run-{run}" / scenario.id)
+                seen = await observe(scenario, root / f"run-{run}" / scenario.id, gate=gate)
                 result = RunResult(scenario.id, run, grade(scenario, seen), seen.outcome, time.perf_counter() - started)
                 results.append(result)
                 if on_result:

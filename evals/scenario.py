@@ -11,7 +11,7 @@ from tools.sim.faults import Fault
 
 ActionTool = Literal["reassign_driver", "reschedule_pickup", "notify_customer", "issue_credit", "cancel_pickup"]
 EscalationReason = Literal["any", "low_confidence", "policy_denied", "retries_exhausted", "verification_failed",
-                           "no_candidate", "needs_approval"]
+                           "no_candidate", "needs_approval", "policy_unavailable"]
 
 
 class Strict(BaseModel):

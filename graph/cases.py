@@ -15,7 +15,7 @@ from agents.models import Event
 from graph.build import build_graph
 from graph.checkpoint import open_checkpointer
 from graph.deps import CaseDeps
-from guardrails.gate import PolicyGate, RegoGate
+from guardrails.gate import PolicyGate, make_gate
 from guardrails.policy_files import PolicySet
 from store import Store
 from tools.actions import action_tools
@@ -122,13 +122,21 @@ class CaseService:
         return pruned
 
 
+def gate_from_settings() -> PolicyGate:
+    """In-process regopy, or an OPA server when RECOURSE_OPA_URL is set (checked against the repo's policies)."""
+    from settings import get_settings
+
+    settings = get_settings()
+    return make_gate(settings.opa_url, timeout_s=settings.opa_timeout_s, upload=settings.opa_upload)
+
+
 @asynccontextmanager
 async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *, sleep: Sleep,
                             decider: DecisionBackend | None = None, gate: PolicyGate | None = None,
                             base_delay_s: float = 0.5) -> AsyncIterator[CaseService]:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    gate = gate or RegoGate()
+    gate = gate or gate_from_settings()
     config = getattr(gate, "policies", PolicySet()).config  # limits come with the policies the gate enforces
     store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
     try:

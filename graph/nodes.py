@@ -11,6 +11,7 @@ from agents.verifier import verify as verify_postconditions
 from graph.deps import CaseDeps
 from graph.escalation import build_packet
 from graph.state import CaseState
+from guardrails.decision import ERROR_RULE, UNAVAILABLE_RULE
 from guardrails.facts import CaseStanding, policy_input
 from tools.actions import validate_args
 from tools.errors import OpsNotFound
@@ -18,7 +19,7 @@ from tools.idempotency import idempotency_key
 from tools.read import CaseFacts, gather_case_facts
 
 CHANGES = ("reassign_driver", "reschedule_pickup", "cancel_pickup")
-UNAVAILABLE_RULES = ("gate.error", "gate.policy_unavailable")
+UNAVAILABLE_RULES = (ERROR_RULE, UNAVAILABLE_RULE)
 
 
 def option_id(tool: str, args: dict[str, Any]) -> str:
@@ -65,7 +66,8 @@ async def classify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, An
     await deps.store.record(state["case_id"], case={"status": "running", "category": c.category.value},
                             audit=[("classified", {**c.model_dump(mode="json"), "backend": deps.decider.name,
                                                    "confidence_sufficient": sufficient})])
-    return {"classification": c.model_dump(mode="json"), "escalate_reason": None if sufficient else "low_confidence"}
+    reason = None if sufficient else ("policy_unavailable" if sufficient is None else "low_confidence")
+    return {"classification": c.model_dump(mode="json"), "escalate_reason": reason}
 
 
 async def plan(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
@@ -79,9 +81,10 @@ async def plan(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
         screened=screened, config=deps.config, excluded=excluded))
     problems = _invalid_actions(proposal)
     revision = state.get("plan_revision", 0) + 1
+    policy_down = any(s.unavailable for s in screened)
     await deps.store.append_audit(state["case_id"], [("planned", {"revision": revision, **proposal.model_dump(mode="json"),
                                                                   "invalid": problems})])
-    reason = proposal.escalate or ("policy_denied" if problems else None)
+    reason = "policy_unavailable" if policy_down else proposal.escalate or ("policy_denied" if problems else None)
     return {"plan": proposal.model_dump(mode="json"), "plan_revision": revision, "decisions": [], "escalate_reason": reason}
 
 
@@ -101,7 +104,8 @@ def _screen_candidates(deps: CaseDeps, state: CaseState, facts: CaseFacts, exclu
             continue
         decision = deps.gate.decide(policy_input("reassign_driver", args, facts, base))
         screened.append(ScreenedCandidate(driver_id=candidate.driver.id, distance_km=candidate.distance_km,
-                                          allowed=decision.allow, reasons=[r.msg for r in decision.deny]))
+                                          allowed=decision.allow, reasons=[r.msg for r in decision.deny],
+                                          unavailable=any(r.rule in UNAVAILABLE_RULES for r in decision.deny)))
         if sum(s.allowed for s in screened) >= deps.config["candidates_qualified"]:
             break
     return screened

@@ -28,7 +28,7 @@ deny contains {"rule": "credit.not_rescheduled_past_window", "msg": "the pickup 
 
 rescheduled_past_window if input.case.new_window.start >= input.pickup.window.end
 
-deny contains {"rule": "credit.amount", "msg": sprintf("credit must be %v USD (%v of %v), not %v", [expected, cfg.credit_rate, input.pickup.value_usd, amount])} if {
+deny contains {"rule": "credit.amount", "msg": sprintf("credit must be %d USD (%v of %.2f USD), not %.2f USD", [expected, cfg.credit_rate, input.pickup.value_usd, amount])} if {
 	amount != expected
 }
 
@@ -38,5 +38,5 @@ deny contains {"rule": "credit.once_per_case", "msg": "a credit was already issu
 
 approval contains {"rule": "credit.over_limit", "msg": msg} if {
 	amount > cfg.credit_autonomous_limit_usd
-	msg := sprintf("%v USD is above the %v USD autonomous limit", [amount, cfg.credit_autonomous_limit_usd])
+	msg := sprintf("%.2f USD is above the %v USD autonomous limit", [amount, cfg.credit_autonomous_limit_usd])
 }

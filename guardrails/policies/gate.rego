@@ -14,7 +14,7 @@ deny contains {"rule": "gate.unknown_tool", "msg": sprintf("unknown action tool 
 
 deny contains {"rule": "gate.low_confidence", "msg": msg} if {
 	not confidence.sufficient
-	msg := sprintf("confidence %v is below the %v threshold", [input.case.confidence, data.recourse.config.min_confidence])
+	msg := sprintf("confidence %.2f is below the %v threshold", [input.case.confidence, data.recourse.config.min_confidence])
 }
 
 deny contains reason if {

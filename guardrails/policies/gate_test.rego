@@ -29,7 +29,7 @@ test_low_confidence_denies if {
 	d := gate.decision with input as object.union(action("notify_customer"), {"case": {"confidence": 0.5}})
 		with data.recourse.actions.notify.deny as set()
 	rules(d.deny) == {"gate.low_confidence"}
-	d.deny == {{"rule": "gate.low_confidence", "msg": "confidence 0.5 is below the 0.7 threshold"}}
+	d.deny == {{"rule": "gate.low_confidence", "msg": "confidence 0.50 is below the 0.7 threshold"}}
 }
 
 test_each_tool_takes_only_its_own_denies if {

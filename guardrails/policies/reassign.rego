@@ -32,9 +32,12 @@ deny contains {"rule": "reassign.vehicle_not_ok", "msg": sprintf("vehicle %s is 
 	input.vehicle.status != "ok"
 }
 
+# Numbers in messages: %.1f or %.2f for measured values (floats), %d for rounded ones, %v only for integers and
+# config constants. OPA and regopy print %v of an arbitrary float differently, and the gate's text must not depend
+# on the engine (tests/guardrails/test_opa.py compares them).
 deny contains {"rule": "reassign.capacity", "msg": msg} if {
 	input.vehicle.capacity_kg < input.pickup.weight_kg
-	msg := sprintf("vehicle %s takes %v kg, pickup weighs %v kg", [input.vehicle.id, input.vehicle.capacity_kg, input.pickup.weight_kg])
+	msg := sprintf("vehicle %s takes %.1f kg, pickup weighs %.1f kg", [input.vehicle.id, input.vehicle.capacity_kg, input.pickup.weight_kg])
 }
 
 deny contains {"rule": "reassign.feature_missing", "msg": sprintf("vehicle %s lacks %s", [input.vehicle.id, feature])} if {
@@ -45,9 +48,9 @@ deny contains {"rule": "reassign.feature_missing", "msg": sprintf("vehicle %s la
 deny contains {"rule": "reassign.shift_margin", "msg": msg} if {
 	margin_s := cfg.shift_end_margin_minutes * 60
 	input.driver.shift_end < input.pickup.window.end + margin_s
-	msg := sprintf("driver %s's shift ends %v min after the window, %v min needed", [
+	msg := sprintf("driver %s's shift ends %d min after the window, %v min needed", [
 		input.driver.id,
-		(input.driver.shift_end - input.pickup.window.end) / 60,
+		round((input.driver.shift_end - input.pickup.window.end) / 60),
 		cfg.shift_end_margin_minutes,
 	])
 }
@@ -56,9 +59,9 @@ travel_s := (input.driver.distance_km / cfg.travel_speed_kmh) * 3600
 
 deny contains {"rule": "reassign.cannot_reach", "msg": msg} if {
 	input.now + travel_s > input.pickup.window.end
-	msg := sprintf("driver %s is %v km away (%v min at %v km/h), window closes in %v min", [
+	msg := sprintf("driver %s is %.1f km away (%d min at %v km/h), window closes in %d min", [
 		input.driver.id,
-		round(input.driver.distance_km * 10) / 10,
+		input.driver.distance_km,
 		round(travel_s / 60),
 		cfg.travel_speed_kmh,
 		round((input.pickup.window.end - input.now) / 60),

@@ -70,6 +70,6 @@ test_cannot_reach if {
 }
 
 test_reasons_name_the_values if {
-	msgs := {r.msg | some r in reassign.deny} with input as object.union(base, {"driver": {"distance_km": 200}})
-	msgs == {"driver D2 is 200 km away (300 min at 40 km/h), window closes in 120 min"}
+	msgs := {r.msg | some r in reassign.deny} with input as object.union(base, {"driver": {"distance_km": 200.04}})
+	msgs == {"driver D2 is 200.0 km away (300 min at 40 km/h), window closes in 120 min"}
 }

@@ -133,3 +133,10 @@ def test_policy_revision_changes_with_any_policy_byte(tmp_path):
     before = PolicySet(copy).revision
     (copy / "data.json").write_text((copy / "data.json").read_text().replace('"credit_autonomous_limit_usd": 100', '"credit_autonomous_limit_usd": 50'))
     assert PolicySet(copy).revision != before
+
+
+def test_every_policy_has_rego_unit_tests_beside_it_and_the_gate_loads_none_of_them():
+    policies = PolicySet()
+    assert policies.modules and not [n for n in policies.modules if n.endswith("_test.rego")]
+    missing = [n for n in policies.modules if not (policies.directory / n.replace(".rego", "_test.rego")).is_file()]
+    assert not missing, f"no *_test.rego beside {missing} (opa test runs them in .ci/opa.sh)"
