@@ -7,24 +7,27 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from api import cases, errors, exceptions, health, sim
+from api import admin, cases, errors, exceptions, health, sim
 from api.deps import Runtime
 from graph.cases import open_case_service
 from service.work import Workers
 from settings import Settings, get_settings
 from tools.backend import OperationsBackend
 from tools.http_backend import HttpOperationsBackend
+from tools.sim.faults import FaultRate
 from tools.sim.persist import PersistentSimulatedBackend
 
 
 def simulator_for(settings: Settings) -> PersistentSimulatedBackend:
-    """The simulator, resumed from its state file, or seeded from a scenario file's `world` (and `faults`)."""
+    """The simulator, resumed from its state file, or seeded from a scenario file's `world` (and `faults`);
+    with `sim_fault_rate`, seeded random faults on top."""
     from evals.loader import load_scenario
 
+    rate = FaultRate(rate=settings.sim_fault_rate, seed=settings.sim_fault_seed) if settings.sim_fault_rate else None
     if PersistentSimulatedBackend.exists(settings.data_dir) or settings.world is None:
-        return PersistentSimulatedBackend.open(settings.data_dir)
+        return PersistentSimulatedBackend.open(settings.data_dir, fault_rate=rate)
     scenario = load_scenario(Path(settings.world))
-    return PersistentSimulatedBackend.open(settings.data_dir, scenario.world, scenario.faults)
+    return PersistentSimulatedBackend.open(settings.data_dir, scenario.world, scenario.faults, fault_rate=rate)
 
 
 def operations_backend(settings: Settings) -> OperationsBackend:
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None, backend: OperationsBackend | No
     app = FastAPI(title="Recourse", version="0.1.0", lifespan=lifespan,
                   description="Autonomous handling of logistics exceptions: classify, plan, gate, execute, verify.")
     errors.install(app, settings.max_body_bytes)
-    for router in (exceptions.router, cases.router, health.router):
+    for router in (exceptions.router, cases.router, admin.router, health.router):
         app.include_router(router)
     if (backend is None and not settings.ops_url) or isinstance(backend, PersistentSimulatedBackend):
         app.include_router(sim.router)  # simulator controls exist only for an in-process simulator

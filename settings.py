@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,12 +12,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECOURSE_", extra="ignore")
 
     data_dir: Path = Field(Path(".recourse"), description="cases, audit, checkpoints, simulator state")
+    mode: Literal["live", "shadow"] = Field("live", description="shadow: plan and gate every case, execute nothing")
     decision_backend: str = Field("auto", description="auto (hybrid when an LLM is configured, else rules) | rules | hybrid | llm")
     llm_base_url: str | None = Field(None, description="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8081/v1; unset: OpenAI")
     llm_model: str = Field("gpt-4o-mini", description="the model name sent with every request (a llama-server alias works)")
     llm_api_key: SecretStr | None = Field(None, description="bearer key; a local server needs none")
     llm_timeout_s: float = Field(20.0, gt=0, description="one LLM request, end to end; past it the rules decide")
-    llm_max_tokens: int = Field(400, ge=16, le=8192, description="completion tokens per decision")
+    llm_max_tokens: int = Field(256, ge=16, le=8192, description="completion tokens per decision (answers are short JSON)")
     retry_base_delay_s: float = Field(0.5, ge=0, description="first backoff delay; doubles per retry")
     workers: int = Field(4, ge=0, le=256, description="cases run concurrently in this process (0: only `recourse worker`s run them)")
     queue_size: int = Field(1000, ge=1, description="queued (accepted, not started) cases before submissions get 429")

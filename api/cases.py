@@ -14,6 +14,7 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 readers = require(Role.submitter, Role.dispatcher)
 APPROVAL_WAIT_S = 10.0
+MAX_OFFSET = 2**53  # well inside SQLite's 64-bit integers (a larger offset was a 500) and exact in JSON
 
 
 async def _visible_case(case_id: str, rt: Runtime, who: Principal) -> CaseRow:
@@ -39,7 +40,7 @@ async def get_case(case_id: str, rt: Runtime = Depends(runtime), who: Principal 
 
 @router.get("", response_model=CasePage)
 async def list_cases(status: CaseStatus | None = None, pickup_id: str | None = Query(None, max_length=200),
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                      rt: Runtime = Depends(runtime), who: Principal = Depends(readers)) -> CasePage:
     own = who.key_id if who.role == Role.submitter else None
     rows = await rt.service.store.list_cases(status=status, pickup_id=pickup_id, submitted_by=own, limit=limit + 1, offset=offset)

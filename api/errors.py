@@ -1,9 +1,27 @@
 """Bad input answers with a 4xx that names the field and the reason; a request body has a size limit."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+REF = "#/components/schemas/{model}"
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """The body of every error answer: what was wrong, with which value; for a 422, one entry per field."""
+
+    detail: str
+    errors: list[FieldProblem] = []
 
 
 def _field(loc: tuple) -> str:
@@ -61,3 +79,39 @@ class _TooLarge(Exception):
 def install(app: FastAPI, body_limit: int) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyLimit, limit=body_limit)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_problems(generate())  # FastAPI caches the document it generated; this edits it once
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """Makes the OpenAPI document say what this module answers: a `Problem` for 422 (FastAPI's default
+    documents a list of pydantic errors instead), and the 4xx any route gives: 401/403 where it needs a
+    key, 400/413 where it reads a body, 404 where it names a case; every documented 4xx/5xx carries a `Problem`."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template=REF)
+    components.update(problem.pop("$defs", {}))
+    components["Problem"] = problem
+    content = {"application/json": {"schema": {"$ref": REF.format(model="Problem")}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses, implied = operation.setdefault("responses", {}), {}
+            if operation.get("security"):
+                implied |= {"401": "missing, unknown or revoked API key", "403": "the key's role may not do this"}
+            if "requestBody" in operation:
+                implied |= {"400": "malformed JSON", "413": "request body over the size limit"}
+            if "{case_id}" in path:
+                implied["404"] = "no such case, or not one of the caller's"
+            for code, description in implied.items():
+                responses.setdefault(code, {"description": description})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = content
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's defaults, unused once replaced
+        if f'"{REF.format(model=name)}"' not in json.dumps(schema):
+            components.pop(name, None)

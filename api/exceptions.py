@@ -16,7 +16,8 @@ router = APIRouter(prefix="/v1/exceptions", tags=["exceptions"])
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Submitted,
              responses={200: {"model": Submitted, "description": "a repeated event, or one joining an open case"},
-                        422: {"description": "invalid event, naming the field"}, 429: {"description": "queue full"}})
+                        422: {"description": "invalid event, naming the field"}, 429: {"description": "queue full"},
+                        503: {"description": "the operations backend is unreachable; retry after Retry-After"}})
 async def submit_exception(event: Event, response: Response, rt: Runtime = Depends(runtime),
                            who: Principal = Depends(require(Role.submitter))) -> Submitted:
     """Accepted means durable: the case is in the database before 202 returns. Idempotent on `event.id`."""

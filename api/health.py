@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Runtime, require, runtime
@@ -16,7 +17,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "the store is not reachable"}})
 async def readyz(rt: Runtime = Depends(runtime)) -> dict:
     try:
         await rt.service.store.list_cases(limit=1)
@@ -25,7 +26,7 @@ async def readyz(rt: Runtime = Depends(runtime)) -> dict:
     return {"status": "ready", "queued": await rt.service.store.count_queued(), "policy_revision": rt.service.deps.gate.revision}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)  # Prometheus text format, documented as text/plain
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

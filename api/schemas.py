@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CaseStatus = Literal["queued", "running", "awaiting_approval", "resolved", "escalated", "failed"]
+CaseStatus = Literal["queued", "running", "awaiting_approval", "paused", "resolved", "escalated", "shadowed", "failed"]
 
 
 class Submitted(BaseModel):
@@ -55,6 +55,17 @@ class AuditEntry(BaseModel):
     at: str
     payload: dict[str, Any]
     hash: str
+
+
+class PauseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent: Literal["reassign_driver", "reschedule_pickup", "notify_customer", "issue_credit", "cancel_pickup"] | None = None
+
+
+class Controls(BaseModel):
+    paused: bool
+    paused_intents: list[str]
 
 
 class ChainStatus(BaseModel):

@@ -22,12 +22,16 @@ def route_after_gate(state: CaseState) -> str:
     dispositions = {d["disposition"] for d in state["decisions"]}
     if "denied" in dispositions:
         return "escalate" if state.get("escalate_reason") else "plan"
-    return "execute" if "allowed" in dispositions else "verify"
+    if "allowed" in dispositions:
+        return "execute"
+    return "hold" if "paused" in dispositions else "verify"
 
 
 def route_after_execute(state: CaseState) -> str:
     if state.get("escalate_reason"):
         return "escalate"
+    if state.get("halted") == "paused":
+        return "gate"
     last = state["results"][-1] if state.get("results") else None
     return "plan" if last and last["status"] == "conflict" else "verify"
 
@@ -35,7 +39,10 @@ def route_after_execute(state: CaseState) -> str:
 def route_after_verify(state: CaseState) -> str:
     if state.get("escalate_reason"):
         return "escalate"
-    return END if state.get("outcome") == "resolved" else "request_approval"
+    if state.get("outcome") in ("resolved", "shadowed"):
+        return END
+    paused = any(d["disposition"] == "paused" for d in state["decisions"])
+    return "hold" if paused else "request_approval"
 
 
 def route_after_approval(state: CaseState) -> str:
@@ -51,15 +58,19 @@ def build_graph() -> StateGraph:
     graph.add_node("verify", nodes.verify)
     graph.add_node("request_approval", nodes.request_approval)
     graph.add_node("wait_for_approval", nodes.wait_for_approval)
+    graph.add_node("hold", nodes.hold)
+    graph.add_node("wait_for_resume", nodes.wait_for_resume)
     graph.add_node("escalate", nodes.escalate)
 
     graph.add_edge(START, "classify")
     graph.add_conditional_edges("classify", route_after_classify, ["plan", "escalate"])
     graph.add_conditional_edges("plan", route_after_plan, ["gate", "verify", "escalate"])
-    graph.add_conditional_edges("gate", route_after_gate, ["execute", "verify", "plan", "escalate"])
-    graph.add_conditional_edges("execute", route_after_execute, ["verify", "plan", "escalate"])
-    graph.add_conditional_edges("verify", route_after_verify, [END, "request_approval", "escalate"])
+    graph.add_conditional_edges("gate", route_after_gate, ["execute", "verify", "plan", "escalate", "hold"])
+    graph.add_conditional_edges("execute", route_after_execute, ["verify", "plan", "escalate", "gate"])
+    graph.add_conditional_edges("verify", route_after_verify, [END, "request_approval", "hold", "escalate"])
     graph.add_edge("request_approval", "wait_for_approval")
     graph.add_conditional_edges("wait_for_approval", route_after_approval, ["gate", "escalate"])
+    graph.add_edge("hold", "wait_for_resume")
+    graph.add_edge("wait_for_resume", "gate")
     graph.add_edge("escalate", END)
     return graph

@@ -17,6 +17,7 @@ from graph.checkpoint import open_checkpointer
 from graph.deps import CaseDeps
 from guardrails.gate import PolicyGate, make_gate
 from guardrails.policy_files import PolicySet
+from settings import get_settings
 from store import Store
 from tools.actions import action_tools
 from tools.backend import OperationsBackend
@@ -95,8 +96,24 @@ class CaseService:
         await self.store.update_case(case_id, approval=None)
         return final
 
+    async def set_pause(self, pause: bool, by: str, intent: str | None = None) -> dict[str, Any]:
+        """Switch the pause on or off, for every intent or one. Takes effect at every worker's next gate
+        or action; resuming wakes the cases that were holding."""
+        controls = await self.store.get_controls()
+        intents = set(controls.get("paused_intents", []))
+        if intent is None:
+            controls = {"paused": pause, "paused_intents": [] if not pause else sorted(intents)}
+        else:
+            intents = intents | {intent} if pause else intents - {intent}
+            controls = {"paused": controls.get("paused", False), "paused_intents": sorted(intents)}
+        await self.store.set_controls(controls, by)
+        if not pause:
+            for row in await self.store.list_cases(status="paused", limit=1_000_000):
+                await self.store.set_approval(row.id, {"decision": "resume", "by": by}, waiting="paused")
+        return controls
+
     async def abandon_open_cases(self, why: str) -> list[str]:
-        rows = await self.store.list_cases(statuses=("queued", "running", "awaiting_approval"), limit=1_000_000)
+        rows = await self.store.list_cases(statuses=("queued", "running", "awaiting_approval", "paused"), limit=1_000_000)
         for row in rows:
             await self.store.record(row.id, audit=[("case.abandoned", {"why": why})], case={"status": "failed"})
         return [row.id for row in rows]
@@ -124,8 +141,6 @@ class CaseService:
 
 def gate_from_settings() -> PolicyGate:
     """In-process regopy, or an OPA server when RECOURSE_OPA_URL is set (checked against the repo's policies)."""
-    from settings import get_settings
-
     settings = get_settings()
     return make_gate(settings.opa_url, timeout_s=settings.opa_timeout_s, upload=settings.opa_upload)
 
@@ -133,7 +148,7 @@ def gate_from_settings() -> PolicyGate:
 @asynccontextmanager
 async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *, sleep: Sleep,
                             decider: DecisionBackend | None = None, gate: PolicyGate | None = None,
-                            base_delay_s: float = 0.5) -> AsyncIterator[CaseService]:
+                            base_delay_s: float = 0.5, mode: str | None = None) -> AsyncIterator[CaseService]:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     gate = gate or gate_from_settings()
@@ -144,7 +159,7 @@ async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *,
             executor = Executor(action_tools(backend), Breakers(), max_retries=config["max_retries_per_action"],
                                 sleep=sleep, base_delay_s=base_delay_s)
             deps = CaseDeps(backend=backend, gate=gate, decider=decider or make_backend("rules"),
-                            executor=executor, store=store, config=config)
+                            executor=executor, store=store, config=config, mode=mode or get_settings().mode)
             yield CaseService(build_graph().compile(checkpointer=saver), deps)
     finally:
         await store.close()

@@ -19,3 +19,8 @@ class CaseDeps:
     executor: Executor
     store: Store
     config: dict[str, Any]  # data.recourse.config from the policies: limits live there, once
+    mode: str = "live"      # "shadow": plan and gate every case, execute nothing (RECOURSE_MODE)
+
+    async def controls(self) -> dict[str, Any]:
+        """What the gate is told about operations: the mode and the pause switch, read fresh each time."""
+        return {"mode": self.mode, **await self.store.get_controls()}

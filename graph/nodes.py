@@ -89,7 +89,8 @@ async def plan(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
 
 
 def _screen_candidates(deps: CaseDeps, state: CaseState, facts: CaseFacts, excluded: list[str]) -> list[ScreenedCandidate]:
-    """Ask the gate about replacement drivers, nearest first, so the policy alone decides who qualifies.
+    """Ask the gate about replacement drivers, nearest first, so the policy alone decides who qualifies
+    (qualifies: no deny; whether the reassignment then needs an approval is the gate node's business).
 
     Stops after a few qualified ones or a bounded number of drivers: a fleet of thousands is not
     screened for every case, and the planner wants the nearest qualified drivers anyway.
@@ -104,7 +105,7 @@ def _screen_candidates(deps: CaseDeps, state: CaseState, facts: CaseFacts, exclu
             continue
         decision = deps.gate.decide(policy_input("reassign_driver", args, facts, base))
         screened.append(ScreenedCandidate(driver_id=candidate.driver.id, distance_km=candidate.distance_km,
-                                          allowed=decision.allow, reasons=[r.msg for r in decision.deny],
+                                          allowed=not decision.deny, reasons=[r.msg for r in decision.deny],
                                           unavailable=any(r.rule in UNAVAILABLE_RULES for r in decision.deny)))
         if sum(s.allowed for s in screened) >= deps.config["candidates_qualified"]:
             break
@@ -131,18 +132,20 @@ async def gate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
     done = {r["idempotency_key"] for r in succeeded(state)}
     approval = state.get("approval") or {}
     case_standing = standing(state)
+    controls = await deps.controls()
     decisions: list[dict[str, Any]] = []
     for i, action in enumerate(actions):
         tool, args = action["tool"], action["args"]
         key = idempotency_key(state["case_id"], tool, args)
         approved = approval if key in approval.get("keys", []) else None
-        decision = deps.gate.decide(policy_input(tool, args, facts, case_standing.model_copy(update={"approval": approved})))
+        decision = deps.gate.decide(policy_input(tool, args, facts, case_standing.model_copy(update={"approval": approved}),
+                                                 controls))
         disposition, why = _disposition(key in done, decision, [decisions[j] for j in action["after"]])
         decisions.append({"index": i, "tool": tool, "args": args, "key": key, "disposition": disposition, "why": why,
                           "decision": decision.model_dump(mode="json")})
     await deps.store.append_audit(state["case_id"], [("gate.decision", d) for d in decisions])
     denied = [d for d in decisions if d["disposition"] == "denied"]
-    update: dict[str, Any] = {"decisions": decisions, "escalate_reason": None}
+    update: dict[str, Any] = {"decisions": decisions, "escalate_reason": None, "halted": None}
     if any(r["rule"] in UNAVAILABLE_RULES for d in denied for r in d["decision"]["deny"]):
         update["escalate_reason"] = "policy_unavailable"  # fail closed: no re-plan can help while the policy is unreachable
     elif denied:
@@ -159,11 +162,17 @@ def _disposition(done: bool, decision, prerequisites: list[dict[str, Any]]) -> t
         return "blocked", "an action it depends on was denied"
     if not decision.allow and not decision.needs_approval:
         return "denied", "; ".join(r.msg for r in decision.deny)
+    if decision.paused:
+        return "paused", "a pause switch covers this intent; it runs after resume"
     if decision.needs_approval:
-        return "held", "; ".join(r.msg for r in decision.approval)
-    if any(p["disposition"] == "held" for p in prerequisites):
-        return "held", "waits for an action held for approval"
-    return "allowed", "the policy allows it"
+        verdict = ("held", "; ".join(r.msg for r in decision.approval))
+    elif any(p["disposition"] in ("held", "shadow_held") for p in prerequisites):
+        verdict = ("held", "waits for an action held for approval")
+    else:
+        verdict = ("allowed", "the policy allows it")
+    if decision.level == "shadow":
+        return f"shadow_{verdict[0]}", f"shadow mode: recorded, not executed ({verdict[1]})"
+    return verdict
 
 
 async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
@@ -173,6 +182,9 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
     for d in state["decisions"]:
         if d["disposition"] != "allowed":
             continue
+        if await _paused(deps, d["tool"]):
+            update["halted"] = "paused"  # switched on since the gate looked: back to the gate, which holds it
+            break
         result = (await deps.executor.run(d["index"], d["tool"], d["args"], d["key"])).model_dump(mode="json")
         results.append(result)
         await deps.store.record(state["case_id"], audit=[("action", result)], action=result)
@@ -186,18 +198,29 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
     return update
 
 
+async def _paused(deps: CaseDeps, tool: str) -> bool:
+    controls = await deps.store.get_controls()
+    return bool(controls.get("paused")) or tool in controls.get("paused_intents", [])
+
+
 async def verify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
     deps = runtime.context
     verification = await verify_postconditions(deps.backend, succeeded(state))
-    held = [d for d in state.get("decisions", []) if d["disposition"] == "held"]
+    dispositions = [d["disposition"] for d in state.get("decisions", [])]
     audit = [("verified", verification.model_dump())]
     update: dict[str, Any] = {"verification": verification.model_dump()}
     if not verification.ok:
         update["escalate_reason"] = "verification_failed"
-    elif not held:
+    elif any(d.startswith("shadow_") for d in dispositions):
+        would_be = "awaiting_approval" if "shadow_held" in dispositions else "resolved"
+        update["outcome"] = "shadowed"
+        audit.append(("case.shadowed", {"would_be": would_be, "would_do": [
+            {"tool": d["tool"], "args": d["args"], "disposition": d["disposition"]} for d in state["decisions"]]}))
+    elif "held" not in dispositions and "paused" not in dispositions:
         update["outcome"] = "resolved"
         audit.append(("case.resolved", {"actions": [r["idempotency_key"] for r in succeeded(state)]}))
-    await deps.store.record(state["case_id"], audit=audit, case={"status": "resolved"} if "outcome" in update else None)
+    status = {"resolved": "resolved", "shadowed": "shadowed"}.get(update.get("outcome"))
+    await deps.store.record(state["case_id"], audit=audit, case={"status": status} if status else None)
     return update
 
 
@@ -221,6 +244,21 @@ async def wait_for_approval(state: CaseState, runtime: Runtime[CaseDeps]) -> dic
         return {"approval": approval, "outcome": "running", "escalate_reason": None}
     reason = "approval_expired" if approval["decision"] == "expired" else "approval_rejected"
     return {"approval": approval, "outcome": "escalated", "escalate_reason": reason}
+
+
+async def hold(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    paused = [d["tool"] for d in state["decisions"] if d["disposition"] == "paused"]
+    await runtime.context.store.record(state["case_id"], case={"status": "paused"},
+                                       audit=[("case.paused", {"intents": sorted(set(paused))})])
+    return {"outcome": "paused", "halted": None}
+
+
+async def wait_for_resume(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
+    """Pauses until an operator resumes; then the gate looks again (the switch may still cover some intents)."""
+    answer = interrupt({"case_id": state["case_id"], "paused": True})
+    await runtime.context.store.record(state["case_id"], case={"status": "running"},
+                                       audit=[("case.resumed", {"by": (answer or {}).get("by")})])
+    return {"outcome": "running"}
 
 
 async def escalate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:

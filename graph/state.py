@@ -16,5 +16,6 @@ class CaseState(TypedDict, total=False):
     approval: dict[str, Any] | None  # the dispatcher's answer, with the keys it covers
     verification: dict[str, Any]
     escalate_reason: str | None      # set by the node that found the case cannot go on alone
-    outcome: str                     # resolved | escalated | awaiting_approval
+    halted: str | None               # "paused": execution stopped because a pause switch came on
+    outcome: str                     # resolved | escalated | awaiting_approval | paused | shadowed
     escalation: dict[str, Any]       # the packet a human acts on

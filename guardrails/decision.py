@@ -19,6 +19,8 @@ class GateDecision(BaseModel):
     approval: list[Reason] = []
     engine: str
     policy_revision: str
+    level: str = "autonomous"  # the intent's autonomy level: shadow | supervised | autonomous
+    paused: bool = False       # a pause switch covers this intent: hold, do not execute
     decision_id: str | None = None  # the engine's id for this decision (OPA's decision log), when it has one
 
     @classmethod

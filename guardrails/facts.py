@@ -38,7 +38,9 @@ class CaseStanding(BaseModel):
     approval: dict[str, Any] | None = None
 
 
-def policy_input(tool: str, args: dict[str, Any], facts: CaseFacts, standing: CaseStanding) -> dict[str, Any]:
+def policy_input(tool: str, args: dict[str, Any], facts: CaseFacts, standing: CaseStanding,
+                 controls: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`controls`: the operating mode and pause switches ({"mode", "paused", "paused_intents"})."""
     pickup = facts.pickup
     document: dict[str, Any] = {
         "action": {"tool": tool, "args": _action_args(tool, args)},
@@ -49,6 +51,7 @@ def policy_input(tool: str, args: dict[str, Any], facts: CaseFacts, standing: Ca
             "weight_kg": pickup.weight_kg, "value_usd": pickup.value_usd, "window": _window(pickup.window),
         },
         "customer": {"id": facts.customer.id, "tier": facts.customer.tier.value, "notify": facts.customer.notify},
+        "controls": {"mode": "live", "paused": False, "paused_intents": [], **(controls or {})},
         "case": {
             "confidence": standing.confidence, "category": standing.category, "cause": standing.cause,
             "notifications": standing.notifications, "credits": standing.credits,

@@ -14,9 +14,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from store.audit import GENESIS, ChainReport, canonical, entry_hash, verify_chain
-from store.models import ApiKeyRow, AuditRow, Base, CaseRow, LedgerRow
+from store.models import ApiKeyRow, AuditRow, Base, CaseRow, ControlRow, LedgerRow
 
-OPEN_STATUSES = ("queued", "running", "awaiting_approval")
+OPEN_STATUSES = ("queued", "running", "awaiting_approval", "paused")
+PAUSE = "pause"
 
 
 def utcnow() -> str:
@@ -131,7 +132,7 @@ class Store:
         now = time.time()
         claimable = or_(CaseRow.status == "queued",
                         and_(CaseRow.status == "running", or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)),
-                        and_(CaseRow.status == "awaiting_approval", CaseRow.approval.is_not(None),
+                        and_(CaseRow.status.in_(("awaiting_approval", "paused")), CaseRow.approval.is_not(None),
                              or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)))
         async with self._write() as conn:
             row = (await conn.execute(select(CaseRow.id, CaseRow.status).where(claimable)
@@ -154,15 +155,31 @@ class Store:
             await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.lease_owner == owner)
                                .values(lease_owner=None, lease_until=None))
 
-    async def set_approval(self, case_id: str, answer: dict[str, Any]) -> bool:
-        """Store a dispatcher's answer once, for a case that is waiting for one."""
+    async def set_approval(self, case_id: str, answer: dict[str, Any], waiting: str = "awaiting_approval") -> bool:
+        """Store an answer once, for a case that is waiting for one (`waiting`: its status)."""
         async with self._write() as conn:
-            result = await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.status == "awaiting_approval",
+            result = await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.status == waiting,
                                                               CaseRow.approval.is_(None))
                                         .values(approval=answer, updated_at=utcnow()))
             if result.rowcount == 1:
                 await self._append_rows(conn, case_id, [("approval.answered", answer)], utcnow())
         return result.rowcount == 1
+
+    # -- controls --------------------------------------------------------------------------------
+    async def get_controls(self) -> dict[str, Any]:
+        """The pause switch: {"paused": bool, "paused_intents": [...]} (read before every gate and action)."""
+        async with self.session() as s:
+            row = await s.get(ControlRow, PAUSE)
+        return dict(row.value) if row else {"paused": False, "paused_intents": []}
+
+    async def set_controls(self, value: dict[str, Any], by: str) -> None:
+        at = utcnow()
+        dialect_insert = postgres_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(ControlRow).values(name=PAUSE, value=value, set_by=by, set_at=at)
+        async with self._write() as conn:
+            await conn.execute(statement.on_conflict_do_update(index_elements=[ControlRow.name],
+                                                               set_={"value": value, "set_by": by, "set_at": at}))
+            await self._append_rows(conn, "system", [("controls.set", {**value, "by": by})], at)
 
     async def count_queued(self) -> int:
         async with self.session() as s:

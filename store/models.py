@@ -61,6 +61,17 @@ class LedgerRow(Base):
     updated_at: Mapped[str] = mapped_column(String(40))
 
 
+class ControlRow(Base):
+    """Operator switches that every worker reads before acting (the pause switch)."""
+
+    __tablename__ = "controls"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[str] = mapped_column(String(40))
+
+
 class ApiKeyRow(Base):
     """An API key: only its SHA-256 is stored; the key itself is shown once, when created."""
 

@@ -4,6 +4,7 @@ package recourse.gate
 import rego.v1
 
 import data.recourse.actions
+import data.recourse.autonomy
 import data.recourse.confidence
 
 known_tools := {"reassign_driver", "reschedule_pickup", "notify_customer", "issue_credit", "cancel_pickup"}
@@ -57,6 +58,10 @@ approval contains reason if {
 	some reason in actions.cancel.approval
 }
 
+approval contains reason if {
+	some reason in autonomy.approval
+}
+
 approved if input.case.approval.decision == "approve"
 
 default allow := false
@@ -79,9 +84,13 @@ needs_approval if {
 	not approved
 }
 
+# `allow` is what the policy permits; `paused` (a pause switch) and `level` "shadow" tell the graph to
+# hold or only record an allowed action.
 decision := {
 	"allow": allow,
 	"needs_approval": needs_approval,
 	"deny": deny,
 	"approval": approval,
+	"level": autonomy.level,
+	"paused": autonomy.paused,
 }

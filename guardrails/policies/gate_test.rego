@@ -16,7 +16,7 @@ rules(reasons) := {r.rule | some r in reasons}
 test_no_reasons_allows if {
 	d := gate.decision with input as action("notify_customer")
 		with data.recourse.actions.notify.deny as set()
-	d == {"allow": true, "needs_approval": false, "deny": set(), "approval": set()}
+	d == {"allow": true, "needs_approval": false, "deny": set(), "approval": set(), "level": "autonomous", "paused": false}
 }
 
 test_unknown_tool_denies if {
@@ -58,6 +58,7 @@ test_each_tool_takes_only_its_own_approvals if {
 			with data.recourse.actions.reschedule.approval as {reason("reschedule.y")}
 			with data.recourse.actions.credit.approval as {reason("credit.y")}
 			with data.recourse.actions.cancel.approval as {reason("cancel.y")}
+			with data.recourse.config.autonomy.cancel_pickup as "autonomous"
 		rules(d.approval) == {sprintf("%s.y", [pkg])}
 		d.deny == set()
 		not d.allow
@@ -70,7 +71,7 @@ test_approval_releases_a_held_action if {
 		with data.recourse.actions.cancel.deny as set()
 	d.allow
 	not d.needs_approval
-	rules(d.approval) == {"cancel.requires_approval"}
+	rules(d.approval) == {"cancel.requires_approval", "autonomy.supervised"}
 }
 
 test_deny_wins_over_approval_and_an_approval_answer if {
@@ -85,4 +86,24 @@ test_rejected_approval_does_not_release if {
 		with data.recourse.actions.cancel.deny as set()
 	not d.allow
 	d.needs_approval
+}
+
+test_supervised_intent_is_held_until_approved if {
+	d := gate.decision with input as action("notify_customer")
+		with data.recourse.actions.notify.deny as set()
+		with data.recourse.config.autonomy.notify_customer as "supervised"
+	rules(d.approval) == {"autonomy.supervised"}
+	d.needs_approval
+	not d.allow
+	a := gate.decision with input as approved("notify_customer")
+		with data.recourse.actions.notify.deny as set()
+		with data.recourse.config.autonomy.notify_customer as "supervised"
+	a.allow
+}
+
+test_decision_reports_level_and_pause if {
+	d := gate.decision with input as object.union(action("notify_customer"), {"controls": {"mode": "shadow", "paused": true}})
+		with data.recourse.actions.notify.deny as set()
+	d.level == "shadow"
+	d.paused
 }

@@ -142,3 +142,18 @@ def test_accepted_cases_survive_a_restart(tmp_path):
         assert len(client.app.state.runtime.backend.effects) == 2  # the simulator's record survived too
     finally:
         client.__exit__(None, None, None)
+
+
+def test_pause_switch_over_http_holds_cases_and_resume_finishes_them(api_for):
+    api = api_for()
+    assert api.client.post("/v1/admin/pause", json={}, headers=api.as_("dispatcher")).status_code == 403
+    paused = api.client.post("/v1/admin/pause", json={}, headers=api.as_("admin"))
+    assert paused.json() == {"paused": True, "paused_intents": []}
+    case_id = api.submit(event(AMS)).json()["case_id"]
+    held = api.wait(case_id, until=lambda v: v["status"] == "paused")
+    assert held["gate_decisions"][0]["disposition"] == "paused" and api.runtime.backend.effects == []
+    api.client.post("/v1/admin/resume", json={}, headers=api.as_("admin"))
+    assert api.wait(case_id, until=lambda v: v["status"] == "resolved")["status"] == "resolved"
+    assert len(api.runtime.backend.effects) == 2
+    bad = api.client.post("/v1/admin/pause", json={"intent": "launch_rockets"}, headers=api.as_("admin"))
+    assert bad.status_code == 422 and "intent" in bad.json()["detail"]
