@@ -14,11 +14,11 @@ from tools.backend import Receipt
 from tools.domain import Customer, Driver, Pickup, PickupStatus, Vehicle, Window, World
 from tools.errors import OpsNotFound, OpsUnavailable
 from tools.geo import haversine_km
-from tools.sim.faults import Fault
+from tools.sim.faults import Fault, FaultRate
 
 
 class SimulatedBackend:
-    def __init__(self, world: World, faults: list[Fault] | None = None):
+    def __init__(self, world: World, faults: list[Fault] | None = None, fault_rate: FaultRate | None = None):
         self._now = world.now
         self.customers = {c.id: c.model_copy(deep=True) for c in world.customers}
         self.drivers = {d.id: d.model_copy(deep=True) for d in world.drivers}
@@ -31,6 +31,8 @@ class SimulatedBackend:
         self.credits: list[dict[str, Any]] = []
         self._receipts: dict[str, Receipt] = {}
         self.outage = False  # when set, every action call fails as unavailable (a storm)
+        self.fault_rate = fault_rate  # seeded random faults on top of the listed ones (soak runs)
+        self._key_calls: dict[str, int] = {}
 
     # -- clock ---------------------------------------------------------------------------------
     async def now(self) -> datetime:
@@ -116,6 +118,9 @@ class SimulatedBackend:
     async def _act(self, tool: str, key: str, args: dict[str, Any], apply: Callable[[], dict[str, Any]]) -> Receipt:
         self.calls[tool] = call = self.calls.get(tool, 0) + 1
         fault = next((f for f in self.faults if f.tool == tool and f.call == call), None)
+        if fault is None and self.fault_rate is not None:
+            self._key_calls[key] = attempt = self._key_calls.get(key, 0) + 1
+            fault = self.fault_rate.draw(tool, key, attempt)
         if self.outage:
             raise OpsUnavailable(tool, "backend outage")
         if fault is not None and not fault.applied:

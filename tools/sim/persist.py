@@ -14,12 +14,12 @@ from typing import Any
 
 from tools.domain import Window, World
 from tools.sim.backend import SimulatedBackend
-from tools.sim.faults import Fault
+from tools.sim.faults import Fault, FaultRate
 
 
 class PersistentSimulatedBackend(SimulatedBackend):
-    def __init__(self, world: World, faults: list[Fault] | None, directory: Path):
-        super().__init__(world, faults)
+    def __init__(self, world: World, faults: list[Fault] | None, directory: Path, fault_rate: FaultRate | None = None):
+        super().__init__(world, faults, fault_rate)
         self.directory = directory
         self._journal = None
 
@@ -36,24 +36,27 @@ class PersistentSimulatedBackend(SimulatedBackend):
         return (directory / "sim-world.json").exists()
 
     @classmethod
-    def open(cls, directory: Path, world: World | None = None, faults: list[Fault] | None = None) -> "PersistentSimulatedBackend":
-        """Resume the simulator kept in `directory`, or start one there from `world`."""
+    def open(cls, directory: Path, world: World | None = None, faults: list[Fault] | None = None,
+             fault_rate: FaultRate | None = None) -> "PersistentSimulatedBackend":
+        """Resume the simulator kept in `directory`, or start one there from `world`. `fault_rate` is a
+        setting of this run, not part of the saved state."""
         directory.mkdir(parents=True, exist_ok=True)
         if cls.exists(directory):
             start = json.loads((directory / "sim-world.json").read_text())
-            sim = cls(World.model_validate(start["world"]), [Fault.model_validate(f) for f in start["faults"]], directory)
+            sim = cls(World.model_validate(start["world"]), [Fault.model_validate(f) for f in start["faults"]], directory,
+                      fault_rate)
             sim._replay()
         elif world is None:
             raise FileNotFoundError(f"no simulator state in {directory} and no world to start from")
         else:
-            sim = cls(world, faults, directory)
+            sim = cls(world, faults, directory, fault_rate)
             sim._write_start()
         sim._journal = sim._journal_file.open("a")
         return sim
 
     def reset(self, world: World, faults: list[Fault] | None) -> None:
         """Replace the whole system of record (simulator control for eval harnesses)."""
-        fresh = SimulatedBackend(world, faults)
+        fresh = SimulatedBackend(world, faults, self.fault_rate)
         journal, self._journal = self._journal, None
         if journal:
             journal.close()
@@ -72,6 +75,7 @@ class PersistentSimulatedBackend(SimulatedBackend):
         calls: dict[str, int] = {}
         effects: list[dict[str, Any]] = []
         faults, self.faults = self.faults, []
+        fault_rate, self.fault_rate = self.fault_rate, None  # replay re-applies recorded effects; nothing fails
         raw = self._journal_file.read_bytes() if self._journal_file.exists() else b""
         valid = 0
         for line in raw.splitlines(keepends=True):
@@ -87,7 +91,7 @@ class PersistentSimulatedBackend(SimulatedBackend):
         if valid < len(raw):
             with self._journal_file.open("r+b") as journal:
                 journal.truncate(valid)
-        self.faults, self.calls, self.effects = faults, calls, effects
+        self.faults, self.fault_rate, self.calls, self.effects = faults, fault_rate, calls, effects
 
     async def _reapply(self, effect: dict[str, Any]) -> None:
         args, key = dict(effect["args"]), effect["idempotency_key"]
