@@ -221,6 +221,42 @@ def resume(intent: str | None = typer.Option(None, "--intent", help="Resume one 
     _switch(False, intent, data_dir)
 
 
+report_app = typer.Typer(help="Reports over the cases in a data directory.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("shadow")
+def report_shadow(data_dir: Path | None = typer.Option(None, "--data-dir"),
+                  ops_url: str | None = typer.Option(None, "--ops-url", help="The system of record, if not the simulator in --data-dir.")) -> None:
+    """Compare what shadow-mode cases would have done with what was actually done, and the agreement rate."""
+    from app import operations_backend
+    from evals.shadow_report import shadow_report
+    from store import Store
+
+    settings = _settings(data_dir=data_dir, ops_url=ops_url)
+    db = settings.data_dir / "recourse.db"
+    if not db.exists():
+        _fail(f"--data-dir: no cases at {db}")
+
+    async def run():
+        store = Store(f"sqlite+aiosqlite:///{db}")
+        try:
+            return await shadow_report(store, operations_backend(settings))
+        finally:
+            await store.close()
+
+    rows = asyncio.run(run())
+    table = Table(title="Shadow mode: would have done vs actually done")
+    for column in ("case", "pickup", "would be", "would do", "actually done", "agree"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.case_id, row.pickup_id, row.would_be, ", ".join(row.would_do) or "-",
+                      ", ".join(row.actually_did) or "-", "[green]yes[/green]" if row.agrees else "[red]no[/red]")
+    console.print(table)
+    agreed = sum(r.agrees for r in rows)
+    console.print(f"agreement: {agreed}/{len(rows)}" + (f" ({agreed / len(rows):.0%})" if rows else ""))
+
+
 policy_app = typer.Typer(help="Policy versions.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 

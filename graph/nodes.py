@@ -214,8 +214,10 @@ async def verify(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]
     elif any(d.startswith("shadow_") for d in dispositions):
         would_be = "awaiting_approval" if "shadow_held" in dispositions else "resolved"
         update["outcome"] = "shadowed"
+        pickup = await deps.backend.get_pickup(state["event"]["pickup_id"])  # as it stood: the shadow report compares
         audit.append(("case.shadowed", {"would_be": would_be, "would_do": [
-            {"tool": d["tool"], "args": d["args"], "disposition": d["disposition"]} for d in state["decisions"]]}))
+            {"tool": d["tool"], "args": d["args"], "disposition": d["disposition"]} for d in state["decisions"]],
+            "pickup": pickup.model_dump(mode="json", include={"id", "customer_id", "driver_id", "window", "status"})}))
     elif "held" not in dispositions and "paused" not in dispositions:
         update["outcome"] = "resolved"
         audit.append(("case.resolved", {"actions": [r["idempotency_key"] for r in succeeded(state)]}))

@@ -83,3 +83,23 @@ async def test_pause_of_one_intent_leaves_the_others_running(tmp_path):
         await service.set_pause(True, by="ops", intent="notify_customer")
         final = await service.run((await service.submit(scenario.event)).case_id)
     assert final["outcome"] == "paused" and [e["tool"] for e in backend.effects] == ["reassign_driver"]
+
+
+async def test_shadow_report_compares_would_be_with_what_people_did(tmp_path):
+    from evals.shadow_report import shadow_report
+
+    agreeing, differing = make_scenario(), make_scenario(**{"event.id": "EVT-T-2", "event.pickup_id": "P1"})
+    backend = SimulatedBackend(agreeing.world)
+    async with open_case_service(backend, tmp_path, sleep=backend.sleep, mode="shadow") as service:
+        await service.run((await service.submit(agreeing.event)).case_id)
+        # the dispatcher does by hand what Recourse proposed
+        await backend.reassign_driver("P1", "D2", idempotency_key="human-1")
+        await backend.notify_customer("C1", "P1", "new driver", idempotency_key="human-2")
+        rows = await shadow_report(service.store, backend)
+    assert len(rows) == 1 and rows[0].would_do == ["reassign_driver:D2", "notify_customer"] and rows[0].agrees
+    other = SimulatedBackend(differing.world)
+    async with open_case_service(other, tmp_path / "b", sleep=other.sleep, mode="shadow") as service:
+        await service.run((await service.submit(differing.event)).case_id)
+        await other.reassign_driver("P1", "D3", idempotency_key="human-1")  # they chose someone else, told nobody
+        rows = await shadow_report(service.store, other)
+    assert rows[0].actually_did == ["reassign_driver:D3"] and not rows[0].agrees
