@@ -12,6 +12,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECOURSE_", extra="ignore")
 
     data_dir: Path = Field(Path(".recourse"), description="cases, audit, checkpoints, simulator state")
+    database_url: str | None = Field(None, description="postgresql+psycopg://… for cases, audit, ledger and checkpoints "
+                                                       "(several workers); unset: SQLite files in data_dir")
     mode: Literal["live", "shadow"] = Field("live", description="shadow: plan and gate every case, execute nothing")
     decision_backend: str = Field("auto", description="auto (hybrid when an LLM is configured, else rules) | rules | hybrid | llm")
     llm_base_url: str | None = Field(None, description="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8081/v1; unset: OpenAI")

@@ -72,7 +72,7 @@ async def _child(scenario_path: Path, workdir: Path, crash_at: str | None) -> di
     scenario = load_scenario(scenario_path)
     backend = PersistentSimulatedBackend.open(workdir / "sim", scenario.world, scenario.faults)
     try:
-        async with open_case_service(backend, workdir, sleep=backend.sleep) as service:
+        async with open_case_service(backend, workdir, sleep=backend.sleep, embedded=True) as service:
             submission = await service.submit(scenario.event)
             final = await service.run(submission.case_id)
             audit = await service.store.audit_entries(submission.case_id)

@@ -26,7 +26,7 @@ async def observe_case(scenario: Scenario, workdir: Path, backend: SimulatedBack
     """Submit the scenario's event and run it to the end (or to an approval); returns (final state, audit).
     `service_options` go to `open_case_service` (a gate, a decision backend)."""
     backend = backend or SimulatedBackend(scenario.world, scenario.faults)
-    async with open_case_service(backend, workdir, sleep=backend.sleep, **service_options) as service:
+    async with open_case_service(backend, workdir, sleep=backend.sleep, embedded=True, **service_options) as service:
         submission = await service.submit(scenario.event)
         final = await service.run(submission.case_id)
         return final, await service.store.audit_entries(submission.case_id)

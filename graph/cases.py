@@ -148,14 +148,19 @@ def gate_from_settings() -> PolicyGate:
 @asynccontextmanager
 async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *, sleep: Sleep,
                             decider: DecisionBackend | None = None, gate: PolicyGate | None = None,
-                            base_delay_s: float = 0.5, mode: str | None = None) -> AsyncIterator[CaseService]:
+                            base_delay_s: float = 0.5, mode: str | None = None,
+                            database_url: str | None = None, embedded: bool = False) -> AsyncIterator[CaseService]:
+    """The case service on a store and checkpointer: the PostgreSQL database at `database_url`
+    (default: RECOURSE_DATABASE_URL) for both, or SQLite files in `data_dir` when there is none or
+    `embedded` asks for them (eval runs: every scenario in a fresh place)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    database_url = None if embedded else database_url or get_settings().database_url
     gate = gate or gate_from_settings()
     config = getattr(gate, "policies", PolicySet()).config  # limits come with the policies the gate enforces
-    store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
+    store = await Store.open(database_url or f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
     try:
-        async with open_checkpointer(str(data_dir / "checkpoints.db")) as saver:
+        async with open_checkpointer(database_url or str(data_dir / "checkpoints.db")) as saver:
             executor = Executor(action_tools(backend), Breakers(), max_retries=config["max_retries_per_action"],
                                 sleep=sleep, base_delay_s=base_delay_s)
             deps = CaseDeps(backend=backend, gate=gate, decider=decider or make_backend("rules"),

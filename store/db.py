@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, event, func, insert, or_, select, update
+from sqlalchemy import and_, event, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from store.audit import GENESIS, ChainReport, canonical, entry_hash, verify_chain
-from store.models import ApiKeyRow, AuditRow, Base, CaseRow, ControlRow, LedgerRow
+from store.migrate import upgrade
+from store.models import ApiKeyRow, AuditRow, CaseRow, ControlRow, LedgerRow
 
 OPEN_STATUSES = ("queued", "running", "awaiting_approval", "paused")
 PAUSE = "pause"
@@ -42,11 +43,15 @@ def _sqlite_begin_immediate(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+CHAIN_LOCK = 0x7265636F  # PostgreSQL advisory lock that orders appends to the audit chain
+
+
 class Store:
     """Readers use `engine`; every write goes through `writer`, one transaction per call.
 
-    Safe with several processes on one SQLite file: the chain head is read inside the write
-    transaction, which holds the database's write lock.
+    Safe with several processes: the audit chain's head is read inside the write transaction that
+    appends to it, which holds SQLite's write lock (BEGIN IMMEDIATE) or, on PostgreSQL, a
+    transaction-scoped advisory lock; so the chain stays one valid chain under concurrent writers.
     """
 
     def __init__(self, url: str):
@@ -59,13 +64,16 @@ class Store:
             event.listen(self.writer.sync_engine, "connect", _sqlite_manual_transactions)
             event.listen(self.writer.sync_engine, "begin", _sqlite_begin_immediate)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = asyncio.Lock()  # one writer per process: SQLite would make the rest wait anyway
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self._write_lock = asyncio.Lock()  # chain writers of this process queue here, not in the database
 
     @classmethod
     async def open(cls, url: str) -> "Store":
         store = cls(url)
         async with store.writer.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            if store.postgres:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})  # one migrator at a time
+            await conn.run_sync(upgrade)
         return store
 
     async def close(self) -> None:
@@ -134,9 +142,9 @@ class Store:
                         and_(CaseRow.status == "running", or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)),
                         and_(CaseRow.status.in_(("awaiting_approval", "paused")), CaseRow.approval.is_not(None),
                              or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)))
-        async with self._write() as conn:
+        async with self._write(chain=False) as conn:
             row = (await conn.execute(select(CaseRow.id, CaseRow.status).where(claimable)
-                                      .order_by(CaseRow.created_at).limit(1))).first()
+                                      .order_by(CaseRow.created_at).limit(1).with_for_update(skip_locked=True))).first()
             if row is None:
                 return None
             status = "running" if row.status == "queued" else row.status
@@ -145,13 +153,13 @@ class Store:
         return await self.get_case(row.id)
 
     async def renew(self, case_id: str, owner: str, lease_s: float) -> bool:
-        async with self._write() as conn:
+        async with self._write(chain=False) as conn:
             result = await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.lease_owner == owner)
                                         .values(lease_until=time.time() + lease_s))
         return result.rowcount == 1
 
     async def release(self, case_id: str, owner: str) -> None:
-        async with self._write() as conn:
+        async with self._write(chain=False) as conn:
             await conn.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.lease_owner == owner)
                                .values(lease_owner=None, lease_until=None))
 
@@ -206,9 +214,17 @@ class Store:
         return seqs
 
     @asynccontextmanager
-    async def _write(self):
+    async def _write(self, chain: bool = True):
+        """A write transaction. `chain`: it may append to the audit chain, so it is serialised with every
+        other such writer (on PostgreSQL, writes that touch no audit rows run concurrently)."""
+        if self.postgres and not chain:
+            async with self.writer.begin() as conn:
+                yield conn
+            return
         async with self._write_lock:
             async with self.writer.begin() as conn:
+                if self.postgres:
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
                 yield conn
 
     async def _append_rows(self, conn, case_id: str, entries, at: str) -> list[int]:
