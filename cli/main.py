@@ -380,11 +380,12 @@ def keys_create(
         chosen = Role(role)
     except ValueError:
         _fail(f"--role: {role!r} is not one of submitter, dispatcher, admin")
-    directory = data_dir or Settings().data_dir
+    settings = Settings()
+    directory = data_dir or settings.data_dir
     directory.mkdir(parents=True, exist_ok=True)
 
     async def make() -> str:
-        store = await Store.open(f"sqlite+aiosqlite:///{directory / 'recourse.db'}")
+        store = await Store.open(settings.database_url or f"sqlite+aiosqlite:///{directory / 'recourse.db'}")
         try:
             return await create_key(store, chosen, label)
         finally:

@@ -1,6 +1,7 @@
 """Read tools: what the agents may know about a pickup, its customer and the drivers who could take it."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from langchain_core.tools import StructuredTool
@@ -59,8 +60,10 @@ def _candidate(driver: Driver, vehicle: Vehicle | None, pickup: Pickup) -> Candi
 
 async def find_candidates(backend: OperationsBackend, pickup: Pickup, limit: int = 50) -> list[Candidate]:
     """The drivers nearest the pickup, but its current one, nearest first (ties by id)."""
-    nearest = await backend.nearest_drivers(pickup.location.lat, pickup.location.lon, limit + 1)
-    candidates = [_candidate(d, await _vehicle_or_none(backend, d.vehicle_id), pickup) for d in nearest if d.id != pickup.driver_id]
+    nearest = [d for d in await backend.nearest_drivers(pickup.location.lat, pickup.location.lon, limit + 1)
+               if d.id != pickup.driver_id]
+    vehicles = await asyncio.gather(*(_vehicle_or_none(backend, d.vehicle_id) for d in nearest))  # one round trip's time
+    candidates = [_candidate(d, v, pickup) for d, v in zip(nearest, vehicles)]
     return sorted(candidates, key=lambda c: (c.distance_km, c.driver.id))[:limit]
 
 

@@ -20,9 +20,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def create_key(data_dir: Path, role: str) -> str:
-    out = subprocess.run([str(BIN), "keys", "create", "--role", role, "--data-dir", str(data_dir)],
-                         check=True, capture_output=True, text=True)
+def create_key(data_dir: Path, role: str, **env: str) -> str:
+    out = subprocess.run([str(BIN), "keys", "create", "--role", role, "--data-dir", str(data_dir)], check=True,
+                         capture_output=True, text=True, env={**os.environ, **{f"RECOURSE_{k.upper()}": v for k, v in env.items()}})
     return out.stdout.strip()
 
 
