@@ -7,9 +7,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from api import admin, cases, errors, exceptions, health, sim
+from api import admin, cases, chat, errors, exceptions, health, sim, web
 from api.deps import Runtime
 from graph.cases import open_case_service
+from observability.logs import setup_logging
+from observability.tracing import setup_tracing
 from service.work import Workers
 from settings import Settings, get_settings
 from tools.backend import OperationsBackend
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None, backend: OperationsBackend | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        setup_tracing(settings.trace_exporter)
+        setup_logging(settings.log_level)
         ops = backend or operations_backend(settings)
         async with open_case_service(ops, settings.data_dir, sleep=asyncio.sleep,
                                      base_delay_s=settings.retry_base_delay_s) as service:
@@ -58,7 +62,7 @@ def create_app(settings: Settings | None = None, backend: OperationsBackend | No
     app = FastAPI(title="Recourse", version="0.1.0", lifespan=lifespan,
                   description="Autonomous handling of logistics exceptions: classify, plan, gate, execute, verify.")
     errors.install(app, settings.max_body_bytes)
-    for router in (exceptions.router, cases.router, admin.router, health.router):
+    for router in (exceptions.router, cases.router, chat.router, admin.router, health.router, web.router):
         app.include_router(router)
     if (backend is None and not settings.ops_url) or isinstance(backend, PersistentSimulatedBackend):
         app.include_router(sim.router)  # simulator controls exist only for an in-process simulator

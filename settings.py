@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     opa_timeout_s: float = Field(0.5, gt=0, description="per-decision timeout against OPA; past it the action is denied")
     opa_upload: bool = Field(True, description="upload the repo's policies to OPA at start (False: only check its bundle)")
     ops_url: str | None = Field(None, description="operations backend over HTTP (e.g. `recourse sim serve`); unset: in-process simulator")
+    trace_exporter: Literal["none", "console", "otlp"] = Field("none", description="OpenTelemetry spans: none | console | otlp")
+    log_level: str = Field("INFO", description="structured JSON logs at this level")
     host: str = "127.0.0.1"
     port: int = 8080
 

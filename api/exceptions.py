@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from agents.models import Event
 from api.deps import Runtime, require, runtime
 from api.schemas import Submitted
-from service import metrics
+from observability import metrics
 from service.keys import Principal, Role
 from graph.cases import QueueFull
 from tools.errors import OpsError, OpsNotFound

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Runtime, require, runtime
 from api.schemas import ChainStatus
+from observability.metrics import QUEUE_DEPTH
 from service.keys import Role
 
 router = APIRouter(tags=["operations"])
@@ -27,7 +28,8 @@ async def readyz(rt: Runtime = Depends(runtime)) -> dict:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)  # Prometheus text format, documented as text/plain
-async def metrics() -> Response:
+async def metrics(rt: Runtime = Depends(runtime)) -> Response:
+    QUEUE_DEPTH.set(await rt.service.store.count_queued())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

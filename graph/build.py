@@ -6,6 +6,7 @@ from langgraph.graph import END, START, StateGraph
 from graph import nodes
 from graph.deps import CaseDeps
 from graph.state import CaseState
+from observability.tracing import traced_node
 
 
 def route_after_classify(state: CaseState) -> str:
@@ -49,18 +50,14 @@ def route_after_approval(state: CaseState) -> str:
     return "escalate" if state.get("escalate_reason") else "gate"
 
 
+NODES = ("classify", "plan", "gate", "execute", "verify", "request_approval", "wait_for_approval", "hold",
+         "wait_for_resume", "escalate")
+
+
 def build_graph() -> StateGraph:
     graph = StateGraph(CaseState, context_schema=CaseDeps)
-    graph.add_node("classify", nodes.classify)
-    graph.add_node("plan", nodes.plan)
-    graph.add_node("gate", nodes.gate)
-    graph.add_node("execute", nodes.execute)
-    graph.add_node("verify", nodes.verify)
-    graph.add_node("request_approval", nodes.request_approval)
-    graph.add_node("wait_for_approval", nodes.wait_for_approval)
-    graph.add_node("hold", nodes.hold)
-    graph.add_node("wait_for_resume", nodes.wait_for_resume)
-    graph.add_node("escalate", nodes.escalate)
+    for name in NODES:
+        graph.add_node(name, traced_node(name, getattr(nodes, name)))
 
     graph.add_edge(START, "classify")
     graph.add_conditional_edges("classify", route_after_classify, ["plan", "escalate"])

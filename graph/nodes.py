@@ -9,6 +9,8 @@ from langgraph.types import interrupt
 from agents.models import Classification, Event, Plan, PlanningInput, ScreenedCandidate
 from agents.verifier import verify as verify_postconditions
 from graph.deps import CaseDeps
+from observability import metrics
+from observability.tracing import tracer
 from graph.escalation import build_packet
 from graph.state import CaseState
 from guardrails.decision import ERROR_RULE, UNAVAILABLE_RULE
@@ -138,12 +140,16 @@ async def gate(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any]:
         tool, args = action["tool"], action["args"]
         key = idempotency_key(state["case_id"], tool, args)
         approved = approval if key in approval.get("keys", []) else None
-        decision = deps.gate.decide(policy_input(tool, args, facts, case_standing.model_copy(update={"approval": approved}),
-                                                 controls))
+        with tracer.start_as_current_span("gate.decision", attributes={"recourse.tool": tool,
+                                                                       "recourse.engine": deps.gate.engine}):
+            decision = deps.gate.decide(policy_input(tool, args, facts, case_standing.model_copy(update={"approval": approved}),
+                                                     controls))
         disposition, why = _disposition(key in done, decision, [decisions[j] for j in action["after"]])
         decisions.append({"index": i, "tool": tool, "args": args, "key": key, "disposition": disposition, "why": why,
                           "decision": decision.model_dump(mode="json")})
     await deps.store.append_audit(state["case_id"], [("gate.decision", d) for d in decisions])
+    for d in decisions:
+        metrics.observe_gate(d)
     denied = [d for d in decisions if d["disposition"] == "denied"]
     update: dict[str, Any] = {"decisions": decisions, "escalate_reason": None, "halted": None}
     if any(r["rule"] in UNAVAILABLE_RULES for d in denied for r in d["decision"]["deny"]):
@@ -185,7 +191,12 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
         if await _paused(deps, d["tool"]):
             update["halted"] = "paused"  # switched on since the gate looked: back to the gate, which holds it
             break
-        result = (await deps.executor.run(d["index"], d["tool"], d["args"], d["key"])).model_dump(mode="json")
+        with tracer.start_as_current_span(f"tool.{d['tool']}", attributes={"recourse.case_id": state["case_id"],
+                                                                          "recourse.idempotency_key": d["key"]}) as span:
+            result = (await deps.executor.run(d["index"], d["tool"], d["args"], d["key"])).model_dump(mode="json")
+            span.set_attribute("recourse.status", result["status"])
+            span.set_attribute("recourse.attempts", len(result["attempts"]))
+        metrics.observe_action(result, deps.executor.breakers[d["tool"]].state)
         results.append(result)
         await deps.store.record(state["case_id"], audit=[("action", result)], action=result)
         if result["status"] == "conflict" and state.get("plan_revision", 1) <= deps.config["replans_per_case"]:

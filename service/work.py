@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 from datetime import datetime, timedelta, timezone
 
 from graph.cases import CaseService
-from service import metrics
+from observability import metrics
+from observability.logs import log
+from observability.tracing import tracer
 
-log = logging.getLogger("recourse.work")
 
 
 class Workers:
@@ -63,15 +63,19 @@ class Workers:
     async def _process(self, row, owner: str) -> None:
         heartbeat = asyncio.create_task(self._renew(row.id, owner))
         try:
-            if row.approval:
-                final = await self.service.apply_approval(row.id, row.approval)
-            else:
-                final = await self.service.run(row.id)
-            metrics.observe_case(final)
+            with tracer.start_as_current_span("case", attributes={"recourse.case_id": row.id, "recourse.worker": owner}):
+                if row.approval:
+                    final = await self.service.apply_approval(row.id, row.approval)
+                else:
+                    final = await self.service.run(row.id)
+                metrics.observe_case(final, row.created_at)
+                log.info("case.finished", case_id=row.id, outcome=final.get("outcome"), worker=owner,
+                         category=(final.get("classification") or {}).get("category"),
+                         reason=(final.get("escalation") or {}).get("reason"))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one broken case must not stop the worker
-            log.exception("case failed case_id=%s owner=%s", row.id, owner)
+            log.exception("case.failed", case_id=row.id, worker=owner)
             await self.store.update_case(row.id, status="failed")
         finally:
             heartbeat.cancel()
@@ -108,6 +112,11 @@ async def run_worker_process(settings) -> None:
     from graph.cases import open_case_service
     from tools.http_backend import HttpOperationsBackend
 
+    from observability.logs import setup_logging
+    from observability.tracing import setup_tracing
+
+    setup_tracing(settings.trace_exporter)
+    setup_logging(settings.log_level)
     backend = HttpOperationsBackend(settings.ops_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

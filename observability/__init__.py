@@ -1,0 +1,1 @@
+"""What operators see: OpenTelemetry spans, Prometheus metrics, structured JSON logs."""
