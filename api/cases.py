@@ -61,17 +61,24 @@ async def answer_approval(case_id: str, body: ApprovalRequest, response: Respons
                           who: Principal = Depends(require(Role.dispatcher))) -> CaseView:
     """Records the answer; a worker resumes the case: approved actions pass the gate again (with the
     approval in its input) and run. Waits briefly for the outcome: 200 with it, or 202 if still running."""
+    if not await submit_approval_answer(case_id, body.decision, body.comment, rt, who):
+        response.status_code = 202
+    return await get_case(case_id, rt, who)
+
+
+async def submit_approval_answer(case_id: str, decision: str, comment: str, rt: Runtime, who: Principal) -> bool:
+    """The one path for a dispatcher's answer (this endpoint and the chat): records it for a worker, wakes
+    the workers and waits up to APPROVAL_WAIT_S for the case to move on. True if it did; 409 if the case
+    is not waiting for an answer. The caller checks the role."""
     row = await _visible_case(case_id, rt, who)
     if row.status != "awaiting_approval" or not await rt.service.request_approval_answer(
-            case_id, body.decision, by=who.key_id, comment=body.comment):
+            case_id, decision, by=who.key_id, comment=comment):
         raise HTTPException(409, detail=f"case {case_id} is {row.status}, not waiting for an answer")
     rt.work_admitted()
     deadline = asyncio.get_running_loop().time() + APPROVAL_WAIT_S
     while asyncio.get_running_loop().time() < deadline:
         row = await rt.service.store.get_case(case_id)
         if row.approval is None and row.status != "running":
-            break
+            return True
         await asyncio.sleep(0.02)
-    else:
-        response.status_code = 202
-    return await get_case(case_id, rt, who)
+    return False

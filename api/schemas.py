@@ -73,3 +73,35 @@ class ChainStatus(BaseModel):
     entries: int
     head: str
     problem: str | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str | None = Field(default=None, min_length=1, max_length=240, description="the case the question is about, if any")
+    message: str = Field(min_length=1, max_length=2000, description="a question, or `approve CASE` / `reject CASE because ...`")
+
+
+class SuggestedAction(BaseModel):
+    decision: Literal["approve", "reject"]
+    case_id: str
+    label: str
+    message: str = Field(description="the chat message that does it")
+
+
+class ChatApproval(BaseModel):
+    """What an `approve` / `reject` message did (through the same path as POST /v1/cases/{id}/approvals)."""
+
+    case_id: str
+    decision: Literal["approve", "reject"]
+    status: CaseStatus
+    settled: bool = Field(description="false: the answer is recorded and a worker is still applying it")
+
+
+class ChatAnswer(BaseModel):
+    answer: str
+    citations: list[int] = Field(description="the audit entries (seq) the answer cites as [#seq]")
+    case_id: str | None = None
+    cases: list[str] = []
+    actions: list[SuggestedAction] = Field(default=[], description="approve/reject offers, for dispatchers, on cases awaiting approval")
+    approval: ChatApproval | None = None
