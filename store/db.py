@@ -182,8 +182,7 @@ class Store:
 
     async def set_controls(self, value: dict[str, Any], by: str) -> None:
         at = utcnow()
-        dialect_insert = postgres_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(ControlRow).values(name=PAUSE, value=value, set_by=by, set_at=at)
+        statement = self._insert(ControlRow).values(name=PAUSE, value=value, set_by=by, set_at=at)
         async with self._write() as conn:
             await conn.execute(statement.on_conflict_do_update(index_elements=[ControlRow.name],
                                                                set_={"value": value, "set_by": by, "set_at": at}))
@@ -258,17 +257,34 @@ class Store:
 
     # -- ledger --------------------------------------------------------------------------------
     async def _upsert_action(self, conn, case_id: str, result: dict[str, Any], at: str) -> None:
-        """Insert the ledger row for this idempotency key, or add this run's attempts to it."""
+        """Record how the action ended (attempts are counted as they start: `count_attempt`)."""
         values = {"idempotency_key": result["idempotency_key"], "case_id": case_id, "tool": result["tool"],
                   "args": result["args"], "status": result["status"], "attempts": len(result["attempts"]),
                   "effect_id": (result.get("receipt") or {}).get("effect_id"), "updated_at": at}
-        dialect_insert = postgres_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(LedgerRow).values(**values)
+        statement = self._insert(LedgerRow).values(**values)
         await conn.execute(statement.on_conflict_do_update(
             index_elements=[LedgerRow.idempotency_key],
             set_={"status": statement.excluded.status, "updated_at": statement.excluded.updated_at,
-                  "attempts": LedgerRow.attempts + statement.excluded.attempts,
                   "effect_id": func.coalesce(statement.excluded.effect_id, LedgerRow.effect_id)}))
+
+    def _insert(self, table):
+        return (postgres_insert if self.postgres else sqlite_insert)(table)
+
+    async def count_attempt(self, case_id: str, key: str, tool: str, args: dict[str, Any]) -> None:
+        """Write-ahead: an attempt is counted before it reaches the backend, so a crash cannot reset the
+        retry budget of an action."""
+        at = utcnow()
+        statement = self._insert(LedgerRow).values(idempotency_key=key, case_id=case_id, tool=tool, args=args,
+                                                   status="attempting", attempts=1, effect_id=None, updated_at=at)
+        async with self._write(chain=False) as conn:
+            await conn.execute(statement.on_conflict_do_update(
+                index_elements=[LedgerRow.idempotency_key],
+                set_={"attempts": LedgerRow.attempts + 1, "updated_at": at}))
+
+    async def attempts_made(self, key: str) -> int:
+        async with self.session() as s:
+            row = await s.get(LedgerRow, key)
+        return row.attempts if row and row.status == "attempting" else 0
 
     async def ledger(self, case_id: str | None = None) -> list[LedgerRow]:
         async with self.session() as s:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from tools.errors import CircuitOpen, OpsError
+from tools.errors import CircuitOpen, OpsError, OpsUnavailable
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -63,12 +63,20 @@ class Attempt:
 
 
 async def call_with_retries(call: Callable[[], Awaitable[Any]], *, breaker: CircuitBreaker, retries: int,
-                            sleep: Sleep, base_delay_s: float) -> tuple[Any, list[Attempt], OpsError | None]:
-    """Run `call` at most 1 + `retries` times. Returns (result, attempts, final error or None)."""
+                            sleep: Sleep, base_delay_s: float, already_made: int = 0,
+                            before_attempt: Callable[[int], Awaitable[None]] | None = None,
+                            ) -> tuple[Any, list[Attempt], OpsError | None]:
+    """Run `call` at most 1 + `retries` times in all, counting `already_made` attempts (made by an earlier
+    run that crashed). `before_attempt(n)` runs before attempt n reaches the backend: where the caller
+    makes the count durable, so a crash cannot reset the budget. Returns (result, attempts, final error)."""
     attempts: list[Attempt] = []
-    for number in range(1, retries + 2):
+    if already_made > retries:
+        return None, attempts, _exhausted(breaker.tool, already_made)
+    for number in range(already_made + 1, retries + 2):
         try:
             breaker.check()
+            if before_attempt is not None:
+                await before_attempt(number)
             result = await call()
         except OpsError as exc:
             if not isinstance(exc, CircuitOpen):
@@ -82,3 +90,7 @@ async def call_with_retries(call: Callable[[], Awaitable[Any]], *, breaker: Circ
         attempts.append(Attempt(number))
         return result, attempts, None
     raise AssertionError("unreachable")
+
+
+def _exhausted(tool: str, made: int) -> OpsError:
+    return OpsUnavailable(tool, f"retry budget spent: {made} attempts made before a restart")

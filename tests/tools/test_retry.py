@@ -64,3 +64,21 @@ async def test_open_breaker_stops_calls_until_cooldown():
     call.failures = 0
     result, _, _ = await call_with_retries(call, breaker=breaker, retries=2, sleep=sleep, base_delay_s=0)
     assert result == "ok" and breaker.state == "closed"
+
+
+async def test_attempts_made_before_a_restart_count_against_the_budget():
+    call = Flaky(10)
+    counted = []
+
+    async def sleep(_):
+        pass
+
+    async def before(n):
+        counted.append(n)
+
+    _, attempts, error = await call_with_retries(call, breaker=CircuitBreaker("t"), retries=2, sleep=sleep, base_delay_s=0,
+                                                 already_made=2, before_attempt=before)
+    assert call.calls == 1 and counted == [3] and error.code == "unavailable"
+    _, attempts, error = await call_with_retries(call, breaker=CircuitBreaker("t"), retries=2, sleep=sleep, base_delay_s=0,
+                                                 already_made=3)
+    assert call.calls == 1 and attempts == [] and "retry budget spent" in str(error)
