@@ -257,6 +257,29 @@ def report_shadow(data_dir: Path | None = typer.Option(None, "--data-dir"),
     console.print(f"agreement: {agreed}/{len(rows)}" + (f" ({agreed / len(rows):.0%})" if rows else ""))
 
 
+llm_app = typer.Typer(help="A local LLM (llama.cpp llama-server) for offline use.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
+
+
+@llm_app.command("serve")
+def llm_serve(port: int = typer.Option(8081, "--port"), log: Path | None = typer.Option(None, "--log")) -> None:
+    """Start llama-server on 127.0.0.1 with SmolLM2-135M-Instruct (extra `[local-llm]`); Ctrl-C stops it."""
+    from agents.local_llm import SMOLLM2, model_file, start_server, stop_server
+    from settings import get_settings
+
+    try:
+        url, process = start_server(model_file(cache_dir=get_settings().data_dir / "models"), port=port, log=log)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    console.print(f"ready: RECOURSE_LLM_BASE_URL={url} RECOURSE_LLM_MODEL={SMOLLM2.alias}")
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_server(process)
+
+
 policy_app = typer.Typer(help="Policy versions.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 

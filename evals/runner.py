@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from agents.decide import DecisionBackend
 from evals.grading import Grade, Observation, grade
 from evals.scenario import Scenario
 from graph.cases import gate_from_settings, open_case_service
@@ -42,7 +43,8 @@ async def observe(scenario: Scenario, workdir: Path, **service_options) -> Obser
 
 
 async def run_scenarios(scenarios: list[Scenario], runs: int = 1, workdir: Path | None = None,
-                        on_result: Callable[[RunResult], None] | None = None) -> list[RunResult]:
+                        on_result: Callable[[RunResult], None] | None = None,
+                        decider: DecisionBackend | None = None) -> list[RunResult]:
     results: list[RunResult] = []
     gate = gate_from_settings()  # once: an OPA gate checks the server's policies when it is made
     with tempfile.TemporaryDirectory(prefix="recourse-eval-") as tmp:
@@ -50,7 +52,7 @@ async def run_scenarios(scenarios: list[Scenario], runs: int = 1, workdir: Path 
         for run in range(1, runs + 1):
             for scenario in scenarios:
                 started = time.perf_counter()
-                seen = await observe(scenario, root / f"run-{run}" / scenario.id, gate=gate)
+                seen = await observe(scenario, root / f"run-{run}" / scenario.id, gate=gate, decider=decider)
                 result = RunResult(scenario.id, run, grade(scenario, seen), seen.outcome, time.perf_counter() - started)
                 results.append(result)
                 if on_result:

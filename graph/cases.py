@@ -163,8 +163,15 @@ async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *,
         async with open_checkpointer(database_url or str(data_dir / "checkpoints.db")) as saver:
             executor = Executor(action_tools(backend), Breakers(), max_retries=config["max_retries_per_action"],
                                 sleep=sleep, base_delay_s=base_delay_s)
-            deps = CaseDeps(backend=backend, gate=gate, decider=decider or make_backend("rules"),
-                            executor=executor, store=store, config=config, mode=mode or get_settings().mode)
-            yield CaseService(build_graph().compile(checkpointer=saver), deps)
+            settings = get_settings()
+            owned = decider is None  # a backend made here is closed here (an LLM backend holds an HTTP client)
+            decider = decider or make_backend(settings.decision_backend, settings)
+            deps = CaseDeps(backend=backend, gate=gate, decider=decider,
+                            executor=executor, store=store, config=config, mode=mode or settings.mode)
+            try:
+                yield CaseService(build_graph().compile(checkpointer=saver), deps)
+            finally:
+                if owned and hasattr(decider, "aclose"):
+                    await decider.aclose()
     finally:
         await store.close()
