@@ -188,39 +188,6 @@ def resume(intent: str | None = typer.Option(None, "--intent", help="Resume one 
     _switch(False, intent, data_dir)
 
 
-def _switch(pause: bool, intent: str | None, data_dir: Path | None) -> None:
-    from graph.cases import open_case_service
-    from settings import Settings
-
-    intents = ("reassign_driver", "reschedule_pickup", "notify_customer", "issue_credit", "cancel_pickup")
-    if intent is not None and intent not in intents:
-        _fail(f"--intent: {intent!r} is not one of {', '.join(intents)}")
-    directory = data_dir or Settings().data_dir
-
-    async def run():
-        async with open_case_service(_NoBackend(), directory, sleep=asyncio.sleep) as service:
-            return await service.set_pause(pause, by=f"cli:{os.environ.get('USER', 'unknown')}", intent=intent)
-
-    controls = asyncio.run(run())
-    state = "everything paused" if controls["paused"] else (
-        f"paused: {', '.join(controls['paused_intents'])}" if controls["paused_intents"] else "nothing paused")
-    console.print(state)
-
-
-@app.command("pause")
-def pause(intent: str | None = typer.Option(None, "--intent", help="Pause one action tool only."),
-          data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
-    """Stop new side effects at once, across every worker on this data directory (audited)."""
-    _switch(True, intent, data_dir)
-
-
-@app.command("resume")
-def resume(intent: str | None = typer.Option(None, "--intent", help="Resume one action tool only."),
-           data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
-    """Lift the pause; holding cases continue from where they stopped."""
-    _switch(False, intent, data_dir)
-
-
 report_app = typer.Typer(help="Reports over the cases in a data directory.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
