@@ -33,15 +33,15 @@ class Executor:
         self.max_retries, self.sleep, self.base_delay_s = max_retries, sleep, base_delay_s
 
     async def run(self, index: int, tool: str, args: dict[str, Any], key: str, *, already_made: int = 0,
-                  before_attempt: Callable[[int], Awaitable[None]] | None = None) -> ActionResult:
-        """`already_made`/`before_attempt`: the attempt count kept durably by the caller, so the retry
+                  after_failure: Callable[[Any], Awaitable[None]] | None = None) -> ActionResult:
+        """`already_made`/`after_failure`: failed attempts counted durably by the caller, so the retry
         budget holds across a crash and resume."""
         async def call():
             return await self.tools[tool].ainvoke({**args, "idempotency_key": key})
 
         receipt, attempts, error = await call_with_retries(
             call, breaker=self.breakers[tool], retries=self.max_retries, sleep=self.sleep, base_delay_s=self.base_delay_s,
-            already_made=already_made, before_attempt=before_attempt)
+            already_made=already_made, after_failure=after_failure)
         return ActionResult(index=index, tool=tool, args=args, idempotency_key=key, status=_status(error),
                             attempts=[asdict(a) for a in attempts], error=str(error) if error else None,
                             receipt=receipt.model_dump() if receipt is not None else None)

@@ -193,11 +193,11 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
             break
         with tracer.start_as_current_span(f"tool.{d['tool']}", attributes={"recourse.case_id": state["case_id"],
                                                                           "recourse.idempotency_key": d["key"]}) as span:
-            async def count(_n, d=d):
-                await deps.store.count_attempt(state["case_id"], d["key"], d["tool"], d["args"])
+            async def count_failure(_attempt, d=d):
+                await deps.store.count_failed_attempt(state["case_id"], d["key"], d["tool"], d["args"])
             made = await deps.store.attempts_made(d["key"])
             result = (await deps.executor.run(d["index"], d["tool"], d["args"], d["key"], already_made=made,
-                                              before_attempt=count)).model_dump(mode="json")
+                                              after_failure=count_failure)).model_dump(mode="json")
             span.set_attribute("recourse.status", result["status"])
             span.set_attribute("recourse.attempts", len(result["attempts"]))
         metrics.observe_action(result, deps.executor.breakers[d["tool"]].state)

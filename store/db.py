@@ -257,7 +257,7 @@ class Store:
 
     # -- ledger --------------------------------------------------------------------------------
     async def _upsert_action(self, conn, case_id: str, result: dict[str, Any], at: str) -> None:
-        """Record how the action ended (attempts are counted as they start: `count_attempt`)."""
+        """Record how the action ended and its attempts in this run (failures were counted as they happened)."""
         values = {"idempotency_key": result["idempotency_key"], "case_id": case_id, "tool": result["tool"],
                   "args": result["args"], "status": result["status"], "attempts": len(result["attempts"]),
                   "effect_id": (result.get("receipt") or {}).get("effect_id"), "updated_at": at}
@@ -265,17 +265,17 @@ class Store:
         await conn.execute(statement.on_conflict_do_update(
             index_elements=[LedgerRow.idempotency_key],
             set_={"status": statement.excluded.status, "updated_at": statement.excluded.updated_at,
+                  "attempts": LedgerRow.attempts + (1 if result["status"] == "succeeded" else 0),
                   "effect_id": func.coalesce(statement.excluded.effect_id, LedgerRow.effect_id)}))
 
     def _insert(self, table):
         return (postgres_insert if self.postgres else sqlite_insert)(table)
 
-    async def count_attempt(self, case_id: str, key: str, tool: str, args: dict[str, Any]) -> None:
-        """Write-ahead: an attempt is counted before it reaches the backend, so a crash cannot reset the
-        retry budget of an action."""
+    async def count_failed_attempt(self, case_id: str, key: str, tool: str, args: dict[str, Any]) -> None:
+        """Each failed attempt is counted as it happens, so a crash cannot reset an action's retry budget."""
         at = utcnow()
         statement = self._insert(LedgerRow).values(idempotency_key=key, case_id=case_id, tool=tool, args=args,
-                                                   status="attempting", attempts=1, effect_id=None, updated_at=at)
+                                                   status="retrying", attempts=1, effect_id=None, updated_at=at)
         async with self._write(chain=False) as conn:
             await conn.execute(statement.on_conflict_do_update(
                 index_elements=[LedgerRow.idempotency_key],
@@ -284,7 +284,7 @@ class Store:
     async def attempts_made(self, key: str) -> int:
         async with self.session() as s:
             row = await s.get(LedgerRow, key)
-        return row.attempts if row and row.status == "attempting" else 0
+        return row.attempts if row and row.status == "retrying" else 0
 
     async def ledger(self, case_id: str | None = None) -> list[LedgerRow]:
         async with self.session() as s:

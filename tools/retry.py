@@ -64,24 +64,25 @@ class Attempt:
 
 async def call_with_retries(call: Callable[[], Awaitable[Any]], *, breaker: CircuitBreaker, retries: int,
                             sleep: Sleep, base_delay_s: float, already_made: int = 0,
-                            before_attempt: Callable[[int], Awaitable[None]] | None = None,
+                            after_failure: Callable[[Attempt], Awaitable[None]] | None = None,
                             ) -> tuple[Any, list[Attempt], OpsError | None]:
-    """Run `call` at most 1 + `retries` times in all, counting `already_made` attempts (made by an earlier
-    run that crashed). `before_attempt(n)` runs before attempt n reaches the backend: where the caller
-    makes the count durable, so a crash cannot reset the budget. Returns (result, attempts, final error)."""
+    """Run `call` at most 1 + `retries` times in all, counting `already_made` failed attempts (made by an
+    earlier run that crashed). `after_failure` is where the caller makes each failure durable, so a
+    restart cannot reset the budget; an attempt cut short by the crash itself is not counted, so each
+    crash can add at most one call. Returns (result, attempts, final error)."""
     attempts: list[Attempt] = []
     if already_made > retries:
         return None, attempts, _exhausted(breaker.tool, already_made)
     for number in range(already_made + 1, retries + 2):
         try:
             breaker.check()
-            if before_attempt is not None:
-                await before_attempt(number)
             result = await call()
         except OpsError as exc:
             if not isinstance(exc, CircuitOpen):
                 breaker.record(ok=False)
             attempts.append(Attempt(number, exc.code, exc.detail))
+            if after_failure is not None:
+                await after_failure(attempts[-1])
             if not exc.retryable or number > retries:
                 return None, attempts, exc
             await sleep(base_delay_s * 2 ** (number - 1))
@@ -93,4 +94,4 @@ async def call_with_retries(call: Callable[[], Awaitable[Any]], *, breaker: Circ
 
 
 def _exhausted(tool: str, made: int) -> OpsError:
-    return OpsUnavailable(tool, f"retry budget spent: {made} attempts made before a restart")
+    return OpsUnavailable(tool, f"retry budget spent: {made} failed attempts before a restart")

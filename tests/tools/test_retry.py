@@ -73,11 +73,11 @@ async def test_attempts_made_before_a_restart_count_against_the_budget():
     async def sleep(_):
         pass
 
-    async def before(n):
-        counted.append(n)
+    async def after_failure(attempt):
+        counted.append(attempt.number)
 
     _, attempts, error = await call_with_retries(call, breaker=CircuitBreaker("t"), retries=2, sleep=sleep, base_delay_s=0,
-                                                 already_made=2, before_attempt=before)
+                                                 already_made=2, after_failure=after_failure)
     assert call.calls == 1 and counted == [3] and error.code == "unavailable"
     _, attempts, error = await call_with_retries(call, breaker=CircuitBreaker("t"), retries=2, sleep=sleep, base_delay_s=0,
                                                  already_made=3)
