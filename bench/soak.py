@@ -151,7 +151,7 @@ async def soak(args: argparse.Namespace, data: Path) -> int:
         died = server.process is not None and server.process.poll() is not None
         server.stop()
         if died:
-            print(f"the server exited with {server.process.returncode}:\n{server.process.stderr.read().decode()[-3000:]}",
+            print(f"the server exited with {server.process.returncode}:\n{server.errors()[-3000:]}",
                   file=sys.stderr)
 
     lost = [c for c in case_ids if seen.get(c) not in TERMINAL]

@@ -201,6 +201,8 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
             span.set_attribute("recourse.status", result["status"])
             span.set_attribute("recourse.attempts", len(result["attempts"]))
         metrics.observe_action(result, deps.executor.breakers[d["tool"]].state)
+        if result["status"] == "exhausted":
+            result = await _confirm_from_record(deps, result)
         results.append(result)
         await deps.store.record(state["case_id"], audit=[("action", result)], action=result)
         if result["status"] == "conflict" and state.get("plan_revision", 1) <= deps.config["replans_per_case"]:
@@ -211,6 +213,19 @@ async def execute(state: CaseState, runtime: Runtime[CaseDeps]) -> dict[str, Any
             break
     update["results"] = results
     return update
+
+
+async def _confirm_from_record(deps: CaseDeps, result: dict[str, Any]) -> dict[str, Any]:
+    """A timeout may have taken effect with its reply lost (in this run or before a restart). Before giving
+    up, read the system of record: if the action's postcondition holds, it happened (once: the key was
+    the same on every attempt), and a dispatcher must not be told to redo it."""
+    try:
+        check = (await verify_postconditions(deps.backend, [result])).checks[0]
+    except Exception:  # noqa: BLE001 - the record cannot be read now: stay with "exhausted"
+        return result
+    if not check.holds:
+        return result
+    return {**result, "status": "succeeded", "error": None, "confirmed_by_read": check.observed}
 
 
 async def _paused(deps: CaseDeps, tool: str) -> bool:

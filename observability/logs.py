@@ -17,6 +17,8 @@ def _add_trace_id(_, __, event: dict) -> dict:
 
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(format="%(message)s", level=level)
+    for chatty in ("httpx", "httpcore", "openai"):  # one line per HTTP call to the operations backend is noise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True), _add_trace_id,

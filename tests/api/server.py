@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,11 +36,13 @@ class Process:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30):
-        self.process = subprocess.Popen([str(BIN), *self.args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file, not a pipe: a pipe nobody reads fills up and blocks a chatty process
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([str(BIN), *self.args], env=self.env, stdout=subprocess.DEVNULL, stderr=self.stderr)
         deadline = time.monotonic() + timeout
         while self.ready and time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"recourse {self.args[0]} exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"recourse {self.args[0]} exited: {self.errors()[-2000:]}")
             try:
                 if httpx.get(self.ready, timeout=1).status_code == 200:
                     return self
@@ -48,6 +51,10 @@ class Process:
         if self.ready:
             raise TimeoutError(f"recourse {self.args[0]} did not become ready")
         return self
+
+    def errors(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, as when a machine dies."""

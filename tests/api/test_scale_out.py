@@ -41,7 +41,7 @@ def test_three_workers_on_postgres_survive_losing_one(pg_url, tmp_path):  # noqa
         workers = [Worker(tmp_path, sim.url, workers=3, **env).start() for _ in range(3)]
         processes += [api, *workers]
         failures = []
-        with httpx.Client(base_url=api.url, timeout=10) as client, httpx.Client(base_url=sim.url, timeout=10) as ops:
+        with httpx.Client(base_url=api.url, timeout=60) as client, httpx.Client(base_url=sim.url, timeout=60) as ops:
             for scenario in scenarios:
                 load = {"world": scenario.world.model_dump(mode="json"),
                         "faults": [f.model_dump(mode="json") for f in scenario.faults or []]}

@@ -160,3 +160,14 @@ async def test_a_crash_after_the_effect_resumes_from_the_checkpoint_without_repe
     assert final["outcome"] == "resolved"
     assert tools_done(backend) == {"reassign_driver": 1, "notify_customer": 1}
     assert final["classification"]["category"] == "driver_unavailable"
+
+
+async def test_an_action_given_up_after_a_lost_reply_is_confirmed_from_the_record(tmp_path):
+    faults = [{"tool": "reassign_driver", "call": 1, "error": "timeout", "applied": True},
+              {"tool": "reassign_driver", "call": 2, "error": "unavailable"},
+              {"tool": "reassign_driver", "call": 3, "error": "unavailable"}]
+    backend, final, audit = await run_case(tmp_path, make_scenario(faults=faults))
+    assert final["outcome"] == "resolved"  # not escalated with "redo the reassignment by hand"
+    reassign = next(r for r in final["results"] if r["tool"] == "reassign_driver")
+    assert reassign["status"] == "succeeded" and "D2" in reassign["confirmed_by_read"]
+    assert tools_done(backend) == {"reassign_driver": 1, "notify_customer": 1}

@@ -7,6 +7,7 @@ count effective side effects.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -61,9 +62,9 @@ class SimulatedBackend:
         return [d.model_copy() for d in self.drivers.values()]
 
     async def nearest_drivers(self, lat: float, lon: float, limit: int) -> list[Driver]:
-        ranked = sorted(self.drivers.values(),
-                        key=lambda d: (haversine_km(d.location.lat, d.location.lon, lat, lon), d.id))
-        return [d.model_copy() for d in ranked[:limit]]
+        ranked = heapq.nsmallest(limit, self.drivers.values(),
+                                 key=lambda d: (haversine_km(d.location.lat, d.location.lon, lat, lon), d.id))
+        return [d.model_copy() for d in ranked]
 
     async def list_notifications(self, pickup_id: str) -> list[dict[str, Any]]:
         return [dict(n) for n in self.notifications if n["pickup_id"] == pickup_id]
