@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import Runtime, require, runtime
-from service.keys import Role
 from tools.domain import World
 from tools.sim.faults import Fault
 

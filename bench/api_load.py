@@ -22,38 +22,19 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.fleet import fleet_event, fleet_scenario  # noqa: E402
+from bench.load import percentile, submit_fleet  # noqa: E402
+from evals.fleet import fleet_scenario  # noqa: E402
 from evals.grading import duplicate_count  # noqa: E402
 from tests.api.server import Server, SimServer, Worker, create_key  # noqa: E402
 
 TERMINAL = {"resolved", "escalated", "awaiting_approval", "failed"}
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 async def submit_all(url: str, key: str, n: int, concurrency: int) -> tuple[list[float], list[str], Counter]:
-    latencies: list[float] = []
-    case_ids: list[str] = []
-    codes: Counter = Counter()
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                started = time.perf_counter()
-                response = await client.post("/v1/exceptions", json=fleet_event(i))
-                latencies.append(time.perf_counter() - started)
-                codes[response.status_code] += 1
-                if response.status_code in (200, 202):
-                    case_ids.append(response.json()["case_id"])
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        case_ids, codes, latencies = await submit_fleet(client, n, concurrency)
     return latencies, case_ids, codes
 
 

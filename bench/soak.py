@@ -25,7 +25,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.fleet import fleet_event, fleet_scenario  # noqa: E402
+from bench.load import percentile, submit_fleet  # noqa: E402
+from evals.fleet import fleet_scenario  # noqa: E402
 from evals.grading import duplicate_count  # noqa: E402
 from guardrails.policy_files import PolicySet  # noqa: E402
 from tests.api.server import Server, create_key  # noqa: E402
@@ -41,31 +42,10 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 async def sample_rss(pid: int, samples: list[float], every_s: float = 1.0) -> None:
     while True:
         samples.append(rss_mb(pid))
         await asyncio.sleep(every_s)
-
-
-async def submit_all(client: httpx.AsyncClient, n: int, concurrency: int) -> tuple[list[str], Counter, list[float]]:
-    pending, case_ids, codes, latencies = iter(range(n)), [], Counter(), []
-
-    async def submitter() -> None:
-        for i in pending:
-            started = time.perf_counter()
-            response = await client.post("/v1/exceptions", json=fleet_event(i))
-            latencies.append(time.perf_counter() - started)
-            codes[response.status_code] += 1
-            if response.status_code in (200, 202):
-                case_ids.append(response.json()["case_id"])
-
-    await asyncio.gather(*(submitter() for _ in range(concurrency)))
-    return case_ids, codes, latencies
 
 
 async def statuses(client: httpx.AsyncClient) -> dict[str, str]:
@@ -135,7 +115,7 @@ async def soak(args: argparse.Namespace, data: Path) -> int:
         started, deadline = time.perf_counter(), time.monotonic() + args.max_minutes * 60
         async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {submitter_key}"},
                                      limits=limits, timeout=60) as client:
-            case_ids, codes, latencies = await submit_all(client, args.n, args.concurrency)
+            case_ids, codes, latencies = await submit_fleet(client, args.n, args.concurrency)
         submitted_s = time.perf_counter() - started
         rss_after_submit = rss_mb(pid)
         async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {dispatcher_key}"},

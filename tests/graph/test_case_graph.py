@@ -7,7 +7,7 @@ from agents.models import Event, Plan, ProposedAction
 from agents.rules import RulesBackend
 from graph.cases import open_case_service
 from tests.conftest import make_scenario
-from tools.sim import Fault, SimulatedBackend
+from tools.sim import SimulatedBackend
 
 
 async def run_case(tmp_path, scenario, decider=None, backend=None):
