@@ -313,7 +313,8 @@ async def test_opa_going_down_mid_case_executes_nothing_and_escalates(start_opa,
     assert [e["kind"] for e in audit][-1] == "case.escalated"
 
 
-async def test_case_with_opa_down_from_the_start_executes_nothing(start_opa, tmp_path: Path):
+async def test_case_with_opa_down_from_the_start_executes_nothing_and_escalates_as_policy_unavailable(
+        start_opa, tmp_path: Path):
     server = start_opa()
     gate = OpaGate(server.url, timeout_s=0.2)
     server.stop()
@@ -322,15 +323,6 @@ async def test_case_with_opa_down_from_the_start_executes_nothing(start_opa, tmp
         final = await service.run((await service.submit(make_scenario().event)).case_id)
     assert backend.effects == []
     assert final["outcome"] == "escalated"
-
-
-async def test_case_with_opa_down_from_the_start_escalates_as_policy_unavailable(start_opa, tmp_path: Path):
-    server = start_opa()
-    gate = OpaGate(server.url, timeout_s=0.2)
-    server.stop()
-    backend = SimulatedBackend(make_scenario().world)
-    async with open_case_service(backend, tmp_path, sleep=backend.sleep, gate=gate) as service:
-        final = await service.run((await service.submit(make_scenario().event)).case_id)
     assert final["escalation"]["reason"] == "policy_unavailable"
 
 
