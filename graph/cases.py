@@ -17,7 +17,7 @@ from graph.checkpoint import open_checkpointer
 from graph.deps import CaseDeps
 from guardrails.gate import PolicyGate, make_gate
 from guardrails.policy_files import PolicySet
-from settings import get_settings
+from settings import Settings, get_settings
 from store import Store
 from tools.actions import action_tools
 from tools.backend import OperationsBackend
@@ -139,9 +139,9 @@ class CaseService:
         return pruned
 
 
-def gate_from_settings() -> PolicyGate:
+def gate_from_settings(settings: Settings | None = None) -> PolicyGate:
     """In-process regopy, or an OPA server when RECOURSE_OPA_URL is set (checked against the repo's policies)."""
-    settings = get_settings()
+    settings = settings or get_settings()
     return make_gate(settings.opa_url, timeout_s=settings.opa_timeout_s, upload=settings.opa_upload)
 
 
@@ -155,15 +155,15 @@ async def open_case_service(backend: OperationsBackend, data_dir: str | Path, *,
     `embedded` asks for them (eval runs: every scenario in a fresh place)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    database_url = None if embedded else database_url or get_settings().database_url
-    gate = gate or gate_from_settings()
+    settings = get_settings()
+    database_url = None if embedded else database_url or settings.database_url
+    gate = gate or gate_from_settings(settings)
     config = getattr(gate, "policies", PolicySet()).config  # limits come with the policies the gate enforces
     store = await Store.open(database_url or f"sqlite+aiosqlite:///{data_dir / 'recourse.db'}")
     try:
         async with open_checkpointer(database_url or str(data_dir / "checkpoints.db")) as saver:
             executor = Executor(action_tools(backend), Breakers(), max_retries=config["max_retries_per_action"],
                                 sleep=sleep, base_delay_s=base_delay_s)
-            settings = get_settings()
             owned = decider is None  # a backend made here is closed here (an LLM backend holds an HTTP client)
             decider = decider or make_backend(settings.decision_backend, settings)
             deps = CaseDeps(backend=backend, gate=gate, decider=decider,
